@@ -1,0 +1,84 @@
+"""The reversal curse: new facts learned in context generalize to their reversal,
+the same facts learned by fine-tuning do not.
+
+Pretrain (or load the cached model) -> for each seed and dataset (`reversals`,
+`reversal_curse`): score ICL with the world's text in context, fine-tune a copy per
+world on that text and score without context -> results.csv, summary.md and a bar
+chart in --out, the chart also in plots/.
+
+    python experiments/reversal_curse.py --seeds 5
+    python experiments/reversal_curse.py --pretrain.model.n-layers 3 --out runs/three_layers
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tyro
+from tqdm.auto import tqdm
+
+from lab.checkpoint import PretrainConfig, pretrained_model
+from lab.conditions import FinetuneConfig
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, reversal_curse, reversals
+from lab.language import Language
+from lab.model import init_model
+from lab.plots import accuracy_bars
+from lab.results import ResultsTable, markdown_table, summarize
+from lab.study import run_cell
+from lab.train import trainable_labels
+
+
+@dataclass(frozen=True)
+class Config:
+    pretrain: PretrainConfig = PretrainConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
+    reversals: ReversalsConfig = ReversalsConfig()
+    reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
+    seeds: int = 5  # evaluation seeds: worlds and fine-tuning batches
+    first_seed: int = 0
+    out: Path = Path("runs/reversal_curse")
+    cache_dir: Path = Path("checkpoints")  # pretrained models, keyed by config hash
+    plot: Path = Path("plots/reversal_curse.png")
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+
+    def check(self) -> None:
+        """Fail before any training if the parts cannot work together."""
+        self.pretrain.check()
+        _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
+        trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
+
+
+def main(config: Config) -> None:
+    start = time.perf_counter()
+    config.check()
+    lang = Language(config.pretrain.language)
+    graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
+    table = ResultsTable(config.out / "results.csv")
+    builders = {
+        "reversals": lambda seed: reversals(lang, config.reversals, seed),
+        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
+    }
+    cells = [(name, seed) for name in builders for seed in range(config.first_seed, config.first_seed + config.seeds)]
+    for name, seed in tqdm(cells, desc="cells", disable=not config.progress):
+        if table.has(name, seed):
+            continue  # finished in an earlier run
+        dataset = builders[name](seed)
+        table.add(run_cell(graphdef, params, lang, dataset, config.finetune, config.pretrain.model.seq_len, seed))
+    summaries = summarize(table.rows)
+    summary = markdown_table(summaries)
+    (config.out / "summary.md").write_text(summary + "\n")
+    for path in (config.out / "reversal_curse.png", config.plot):
+        accuracy_bars(summaries, path)
+    print(summary)
+    print(f"wrote {config.out}/results.csv, summary.md, reversal_curse.png and {config.plot} "
+          f"in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Config))

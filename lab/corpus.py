@@ -1,0 +1,181 @@
+"""The pretraining corpus: an endless, seeded stream of documents about fresh worlds.
+
+A document is
+
+    <bos> FACT . FACT . ... so DERIVED . DERIVED . ... <eos>
+
+where the facts are about random names from the pretraining pool and each derived
+statement (a restatement or a reversal) follows from one fact in the same document.
+This is how the small model acquires the in-context skills a large LM brings from
+its pretraining: nothing before `so` can be predicted, everything after it can be
+read off the facts.
+
+The loss goes on the inference segment only by default: with loss on every token
+the unpredictable facts dominate the gradient and the model sits on a plateau
+(see the calibration notes in PROTOCOL.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Literal, Sequence
+
+import numpy as np
+
+from lab.facts import Comparison, Fact, Identity, Sentence
+from lab.language import ADJECTIVES, Language
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """The mixture of pretraining documents."""
+
+    min_facts: int = 1
+    max_facts: int = 4
+    identity_share: float = 0.5  # share of facts that are `NAME is the DESCRIPTION`
+    reversal_share: float = 0.5  # share of derived statements that reverse their fact
+    forward_identity_share: float = 0.5  # share of identity facts stated name-first
+    max_statements: int = 4  # derived statements per document (fewer if they do not fit)
+    loss_on: Literal["inference", "all"] = "inference"
+    seq_len: int = 96  # tokens per training row, documents are right-padded to it
+    # Ramp max_facts up from min_facts over these steps: few facts per document
+    # give a strong gradient toward binding a name to its fact before it must
+    # pick that fact out of many.
+    curriculum_steps: int = 1500
+
+    def __post_init__(self):
+        if not 1 <= self.min_facts <= self.max_facts:
+            raise ValueError(
+                f"corpus.min_facts ({self.min_facts}) must be >= 1 and <= corpus.max_facts ({self.max_facts})"
+            )
+        for field in ("identity_share", "reversal_share", "forward_identity_share"):
+            if not 0.0 <= getattr(self, field) <= 1.0:
+                raise ValueError(f"corpus.{field} must lie in [0, 1], got {getattr(self, field)}")
+        if self.loss_on not in ("inference", "all"):
+            raise ValueError(f"corpus.loss_on must be 'inference' or 'all', got {self.loss_on!r}")
+        if self.max_statements < 1:
+            raise ValueError(f"corpus.max_statements must be >= 1, got {self.max_statements}")
+
+    def check_fits(self, lang: Language) -> None:
+        """Raise unless a document with `max_facts` facts and one statement fits `seq_len`."""
+        longest = max_sentence_length(lang)
+        need = (self.max_facts + 1) * longest + 3  # <bos>, so, <eos>
+        if need > self.seq_len:
+            raise ValueError(
+                f"corpus.seq_len={self.seq_len} cannot hold a document of corpus.max_facts="
+                f"{self.max_facts} facts (needs {need} tokens); raise seq_len or lower max_facts"
+            )
+
+
+def max_sentence_length(lang: Language) -> int:
+    """Tokens in the longest sentence the corpus can produce (an identity fact)."""
+    return 3 * lang.config.name_length + 4
+
+
+def document(
+    lang: Language, facts: Sequence[Sentence], inferences: Sequence[Sentence] = (), marker: bool = True
+) -> tuple[list[int], list[float]]:
+    """Tokens and per-token loss weights of `<bos> facts [so inferences] <eos>`.
+
+    The weights mark the inference segment (its statements and the closing <eos>),
+    i.e. the tokens that can be predicted from the facts.
+    """
+    tokens = [lang.bos, *(t for s in facts for t in s)]
+    weights = [0.0] * len(tokens)
+    if marker:
+        tokens.append(lang.id("so"))
+        weights.append(0.0)
+    for s in inferences:
+        tokens.extend(s)
+        weights.extend([1.0] * len(s))
+    tokens.append(lang.eos)
+    weights.append(1.0 if inferences else 0.0)
+    return tokens, weights
+
+
+def bucket_length(longest: int, limit: int, multiple: int = 32) -> int:
+    """`longest` rounded up to a multiple of `multiple`, capped at `limit`.
+
+    Padding to a few bucket lengths rather than always to `limit` keeps short
+    sequences cheap while the number of distinct compiled shapes stays small.
+    """
+    return min(limit, -(-longest // multiple) * multiple)
+
+
+def pad_rows(rows: Sequence[Sequence[float]], seq_len: int, fill, dtype) -> np.ndarray:
+    """Right-pad variable-length rows into one [len(rows), seq_len] array."""
+    out = np.full((len(rows), seq_len), fill, dtype=dtype)
+    for i, row in enumerate(rows):
+        if len(row) > seq_len:
+            raise ValueError(f"a row of {len(row)} tokens does not fit seq_len={seq_len}")
+        out[i, : len(row)] = row
+    return out
+
+
+def random_facts(
+    lang: Language, rng: np.random.Generator, n_facts: int, identity_share: float,
+    forward_identity_share: float, held_out: bool,
+) -> list[Fact]:
+    """`n_facts` facts over distinct fresh names: comparisons and identities mixed."""
+    kinds = rng.random(n_facts) < identity_share
+    n_identity = int(kinds.sum())
+    names = iter(lang.sample_names(rng, 2 * n_facts + n_identity, held_out))
+    facts: list[Fact] = []
+    for is_identity in kinds:
+        if is_identity:
+            facts.append(Identity(next(names), (next(names), next(names)), bool(rng.random() < forward_identity_share)))
+        else:
+            adjective = ADJECTIVES[rng.integers(len(ADJECTIVES))]
+            facts.append(Comparison(next(names), adjective, next(names), more=bool(rng.random() < 0.5)))
+    return facts
+
+
+class Corpus:
+    """Seeded generator of pretraining batches."""
+
+    def __init__(self, lang: Language, config: CorpusConfig, seed: int):
+        config.check_fits(lang)
+        self.lang, self.config = lang, config
+        self.rng = np.random.default_rng(seed)
+
+    def max_facts_at(self, step: int) -> int:
+        c = self.config
+        if c.curriculum_steps <= 0 or step >= c.curriculum_steps:
+            return c.max_facts
+        return c.min_facts + int((c.max_facts - c.min_facts) * step / c.curriculum_steps)
+
+    def sample_document(self, max_facts: int) -> tuple[list[int], list[float]]:
+        c, lang, rng = self.config, self.lang, self.rng
+        facts = random_facts(
+            lang, rng, int(rng.integers(c.min_facts, max_facts + 1)),
+            c.identity_share, c.forward_identity_share, held_out=False,
+        )
+        fact_sentences = [f.sentence(lang) for f in facts]
+        budget = c.seq_len - sum(map(len, fact_sentences)) - 3
+        inferences = []
+        for i in rng.permutation(len(facts))[: c.max_statements]:
+            fact = facts[i]
+            s = fact.reversal(lang) if rng.random() < c.reversal_share else fact.restatement(lang)
+            if len(s) > budget:
+                break
+            inferences.append(s)
+            budget -= len(s)
+        tokens, weights = document(lang, fact_sentences, inferences)
+        if c.loss_on == "all":
+            weights = [1.0] * len(tokens)
+        return tokens, weights
+
+    def batch(self, batch_size: int, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """tokens int32[batch, seq_len] and loss weights float32[batch, seq_len]."""
+        docs = [self.sample_document(self.max_facts_at(step)) for _ in range(batch_size)]
+        tokens = pad_rows([d[0] for d in docs], self.config.seq_len, self.lang.pad, np.int32)
+        weights = pad_rows([d[1] for d in docs], self.config.seq_len, 0.0, np.float32)
+        return tokens, weights
+
+    def batches(self, batch_size: int, steps_per_chunk: int, start_step: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Endless chunks of `steps_per_chunk` batches: int32/float32[steps, batch, seq_len]."""
+        step = start_step
+        while True:
+            chunk = [self.batch(batch_size, step + i) for i in range(steps_per_chunk)]
+            yield np.stack([t for t, _ in chunk]), np.stack([w for _, w in chunk])
+            step += steps_per_chunk

@@ -1,0 +1,126 @@
+"""Scoring: multiple choice by summed log-likelihood, and greedy decoding.
+
+A multiple-choice item is a prompt and a few options; the model's choice is the
+option whose tokens have the highest summed log-likelihood after the prompt. All
+items are packed into fixed [rows, seq_len] arrays padded to a multiple of
+`rows_per_call`, so scoring compiles once per model and never per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lab.model import forward
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A multiple-choice item: candidate continuations, one of them right."""
+
+    options: tuple[tuple[int, ...], ...]
+    answer: int
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / len(self.options)
+
+
+def pack_choices(
+    prompts: Sequence[Sequence[int]], choices: Sequence[Choice], seq_len: int, pad: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """tokens int32[items, options, seq_len] and weights float32[...] marking option tokens.
+
+    Every item must have the same number of options.
+    """
+    n_options = {len(c.options) for c in choices}
+    if len(n_options) != 1:
+        raise ValueError(f"items in one call must share their number of options, got {sorted(n_options)}")
+    (n_options,) = n_options
+    tokens = np.full((len(choices), n_options, seq_len), pad, np.int32)
+    weights = np.zeros((len(choices), n_options, seq_len), np.float32)
+    for i, (prompt, choice) in enumerate(zip(prompts, choices, strict=True)):
+        for j, option in enumerate(choice.options):
+            row = [*prompt, *option]
+            if len(row) > seq_len:
+                raise ValueError(
+                    f"prompt + option is {len(row)} tokens, longer than seq_len={seq_len}; "
+                    "use smaller evaluation worlds or a longer model.seq_len"
+                )
+            tokens[i, j, : len(row)] = row
+            weights[i, j, len(prompt) : len(row)] = 1.0
+    return tokens, weights
+
+
+def sequence_logprob(graphdef, params, tokens_NxT: jax.Array, weights_NxT: jax.Array) -> jax.Array:
+    """float32[N]: summed log-probability of the tokens that `weights` marks."""
+    logits_NxTxV = forward(graphdef, params, tokens_NxT[:, :-1])
+    logp_NxT = -optax.softmax_cross_entropy_with_integer_labels(logits_NxTxV, tokens_NxT[:, 1:])
+    return jnp.sum(logp_NxT * weights_NxT[:, 1:], axis=-1)
+
+
+@partial(jax.jit, static_argnums=0)
+def _logprob_rows(graphdef, params, tokens_CxRxT, weights_CxRxT):
+    return jax.lax.map(lambda tw: sequence_logprob(graphdef, params, *tw), (tokens_CxRxT, weights_CxRxT))
+
+
+def option_logprobs(
+    graphdef, params, tokens_NxOxT: np.ndarray, weights_NxOxT: np.ndarray, rows_per_call: int = 256
+) -> np.ndarray:
+    """float32[items, options] summed option log-likelihoods, computed in fixed-size chunks."""
+    n, o, t = tokens_NxOxT.shape
+    rows = n * o
+    n_chunks = max(1, -(-rows // rows_per_call))
+    padded = n_chunks * rows_per_call
+    tokens = np.zeros((padded, t), np.int32)
+    weights = np.zeros((padded, t), np.float32)
+    tokens[:rows], weights[:rows] = tokens_NxOxT.reshape(rows, t), weights_NxOxT.reshape(rows, t)
+    logp = _logprob_rows(
+        graphdef, params, tokens.reshape(n_chunks, rows_per_call, t), weights.reshape(n_chunks, rows_per_call, t)
+    )
+    return np.asarray(logp).reshape(-1)[:rows].reshape(n, o)
+
+
+def score_choices(graphdef, params, prompts, choices: Sequence[Choice], seq_len: int, pad: int) -> np.ndarray:
+    """bool[items]: whether the model's highest-likelihood option is the right one."""
+    tokens, weights = pack_choices(prompts, choices, seq_len, pad)
+    logp = option_logprobs(graphdef, params, tokens, weights)
+    return logp.argmax(axis=-1) == np.array([c.answer for c in choices])
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def _greedy(graphdef, params, tokens_BxT, lengths_B, max_new_tokens):
+    def step(carry, _):
+        tokens_BxT, lengths_B = carry
+        logits_BxTxV = forward(graphdef, params, tokens_BxT)
+        last_BxV = jnp.take_along_axis(logits_BxTxV, (lengths_B - 1)[:, None, None], axis=1)[:, 0]
+        next_B = jnp.argmax(last_BxV, axis=-1).astype(tokens_BxT.dtype)
+        tokens_BxT = tokens_BxT.at[jnp.arange(tokens_BxT.shape[0]), lengths_B].set(next_B)
+        return (tokens_BxT, lengths_B + 1), next_B
+
+    _, new_NxB = jax.lax.scan(step, (tokens_BxT, lengths_B), None, length=max_new_tokens)
+    return new_NxB.T
+
+
+def greedy_decode(
+    graphdef, params, prompts: Sequence[Sequence[int]], max_new_tokens: int, seq_len: int, pad: int
+) -> np.ndarray:
+    """int32[prompts, max_new_tokens]: greedy continuations of each prompt.
+
+    Recomputes the whole (fixed-length) sequence per token: no cache, but one
+    compiled program for any prompts of up to `seq_len - max_new_tokens` tokens.
+    """
+    longest = max(map(len, prompts))
+    if longest + max_new_tokens > seq_len:
+        raise ValueError(f"prompt of {longest} tokens + {max_new_tokens} new ones exceeds seq_len={seq_len}")
+    tokens = np.full((len(prompts), seq_len), pad, np.int32)
+    for i, p in enumerate(prompts):
+        tokens[i, : len(p)] = p
+    lengths = np.array([len(p) for p in prompts], np.int32)
+    return np.asarray(_greedy(graphdef, params, tokens, lengths, max_new_tokens))

@@ -1,0 +1,194 @@
+"""A decoder-only transformer whose every architectural choice is a config field.
+
+Arrays carry their shape in their names: B batch, T sequence, D width, H heads,
+K head width, F MLP width, V vocabulary.
+
+The model is a Flax NNX module, but nothing hot calls it as one: `split_model`
+separates the static graph from the parameter pytree once, and `forward` merges
+them inside whatever jit/vmap/scan the caller builds, so parameters are plain
+pytrees that can be batched over independent runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+Positional = Literal["learned", "rope", "none"]
+Norm = Literal["layernorm", "rmsnorm", "none"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int = 128  # must cover the language's vocabulary
+    seq_len: int = 96  # longest sequence; sizes the learned position table
+    n_layers: int = 2
+    d_model: int = 128
+    n_heads: int = 8  # many narrow heads: binding needs several offset-reading heads
+    d_ff: int = 0  # MLP hidden width; 0 (default) makes the model attention-only
+    positional: Positional = "rope"
+    norm: Norm = "layernorm"
+    norm_position: Literal["pre", "post"] = "pre"
+    tied_embeddings: bool = True
+    rope_base: float = 10_000.0
+
+    def __post_init__(self):
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"model.d_model={self.d_model} is not divisible by model.n_heads={self.n_heads}; "
+                "choose n_heads among the divisors of d_model"
+            )
+        if self.positional not in ("learned", "rope", "none"):
+            raise ValueError(f"model.positional must be 'learned', 'rope' or 'none', got {self.positional!r}")
+        if self.norm not in ("layernorm", "rmsnorm", "none"):
+            raise ValueError(f"model.norm must be 'layernorm', 'rmsnorm' or 'none', got {self.norm!r}")
+        if self.norm_position not in ("pre", "post"):
+            raise ValueError(f"model.norm_position must be 'pre' or 'post', got {self.norm_position!r}")
+        if self.positional == "rope" and (self.d_model // self.n_heads) % 2:
+            raise ValueError(
+                f"model.positional='rope' needs an even head width, got d_model/n_heads="
+                f"{self.d_model // self.n_heads}"
+            )
+        for field in ("vocab_size", "seq_len", "n_layers", "d_model", "n_heads"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"model.{field} must be >= 1, got {getattr(self, field)}")
+        if self.d_ff < 0:
+            raise ValueError(f"model.d_ff must be >= 0 (0 = attention-only), got {self.d_ff}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+class Identity(nnx.Module):
+    def __call__(self, x):
+        return x
+
+
+def make_norm(config: ModelConfig, rngs: nnx.Rngs) -> nnx.Module:
+    if config.norm == "layernorm":
+        return nnx.LayerNorm(config.d_model, rngs=rngs)
+    if config.norm == "rmsnorm":
+        return nnx.RMSNorm(config.d_model, rngs=rngs)
+    return Identity()
+
+
+def rotate(x_BxTxHxK: jax.Array, base: float) -> jax.Array:
+    """Rotary position embedding: rotate channel pairs by position-dependent angles."""
+    T, K = x_BxTxHxK.shape[1], x_BxTxHxK.shape[3]
+    freqs_K2 = base ** (-jnp.arange(0, K, 2) / K)
+    angles_TxK2 = jnp.arange(T)[:, None] * freqs_K2[None, :]
+    cos, sin = jnp.cos(angles_TxK2)[None, :, None], jnp.sin(angles_TxK2)[None, :, None]
+    x1, x2 = x_BxTxHxK[..., ::2], x_BxTxHxK[..., 1::2]
+    return jnp.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x_BxTxHxK.shape)
+
+
+class CausalSelfAttention(nnx.Module):
+    def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
+        self.config = config
+        D, H, K = config.d_model, config.n_heads, config.head_dim
+        init = nnx.initializers.normal(D**-0.5)
+        self.qkv_Dx3xHxK = nnx.Param(init(rngs.params(), (D, 3, H, K)))
+        self.out_HxKxD = nnx.Param(init(rngs.params(), (H, K, D)) / (2 * config.n_layers) ** 0.5)
+
+    def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
+        q_BxTxHxK, k_BxTxHxK, v_BxTxHxK = jnp.unstack(
+            jnp.einsum("btd,dshk->sbthk", x_BxTxD, self.qkv_Dx3xHxK[...]), axis=0
+        )
+        if self.config.positional == "rope":
+            q_BxTxHxK = rotate(q_BxTxHxK, self.config.rope_base)
+            k_BxTxHxK = rotate(k_BxTxHxK, self.config.rope_base)
+        T = x_BxTxD.shape[1]
+        logits_BxHxTxT = jnp.einsum("bqhk,bthk->bhqt", q_BxTxHxK, k_BxTxHxK) * self.config.head_dim**-0.5
+        causal_TxT = jnp.tril(jnp.ones((T, T), dtype=bool))
+        logits_BxHxTxT = jnp.where(causal_TxT, logits_BxHxTxT, jnp.finfo(logits_BxHxTxT.dtype).min)
+        att_BxHxTxT = jax.nn.softmax(logits_BxHxTxT, axis=-1)
+        y_BxTxHxK = jnp.einsum("bhqt,bthk->bqhk", att_BxHxTxT, v_BxTxHxK)
+        return jnp.einsum("bthk,hkd->btd", y_BxTxHxK, self.out_HxKxD[...])
+
+
+class MLP(nnx.Module):
+    def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
+        D, F = config.d_model, config.d_ff
+        self.up_DxF = nnx.Param(nnx.initializers.normal(D**-0.5)(rngs.params(), (D, F)))
+        self.down_FxD = nnx.Param(
+            nnx.initializers.normal(F**-0.5)(rngs.params(), (F, D)) / (2 * config.n_layers) ** 0.5
+        )
+
+    def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
+        return jax.nn.gelu(x_BxTxD @ self.up_DxF[...]) @ self.down_FxD[...]
+
+
+class Block(nnx.Module):
+    """One residual block: attention then (optionally) an MLP, each behind a norm."""
+
+    def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
+        self.pre = config.norm_position == "pre"
+        self.attn_norm = make_norm(config, rngs)
+        self.attn = CausalSelfAttention(config, rngs)
+        self.mlp = MLP(config, rngs) if config.d_ff > 0 else None
+        self.mlp_norm = make_norm(config, rngs) if config.d_ff > 0 else None
+
+    def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
+        x_BxTxD = self._residual(x_BxTxD, self.attn_norm, self.attn)
+        if self.mlp is not None:
+            x_BxTxD = self._residual(x_BxTxD, self.mlp_norm, self.mlp)
+        return x_BxTxD
+
+    def _residual(self, x_BxTxD, norm, layer):
+        if self.pre:
+            return x_BxTxD + layer(norm(x_BxTxD))
+        return norm(x_BxTxD + layer(x_BxTxD))
+
+
+class Transformer(nnx.Module):
+    def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
+        self.config = config
+        D, V = config.d_model, config.vocab_size
+        self.embed_VxD = nnx.Param(nnx.initializers.normal(1.0)(rngs.params(), (V, D)))
+        self.positions_TxD = (
+            nnx.Param(nnx.initializers.normal(0.02)(rngs.params(), (config.seq_len, D)))
+            if config.positional == "learned" else None
+        )
+        self.blocks = nnx.List([Block(config, rngs) for _ in range(config.n_layers)])
+        # Post-norm blocks already end in a norm; pre-norm needs one before the unembedding.
+        self.final_norm = make_norm(config, rngs) if config.norm_position == "pre" else Identity()
+        self.unembed_DxV = (
+            None if config.tied_embeddings
+            else nnx.Param(nnx.initializers.normal(D**-0.5)(rngs.params(), (D, V)))
+        )
+
+    def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
+        """Next-token logits float32[B, T, V] for int tokens [B, T]."""
+        x_BxTxD = self.embed_VxD[...][tokens_BxT]
+        if self.positions_TxD is not None:
+            x_BxTxD = x_BxTxD + self.positions_TxD[...][: tokens_BxT.shape[1]]
+        for block in self.blocks:
+            x_BxTxD = block(x_BxTxD)
+        x_BxTxD = self.final_norm(x_BxTxD)
+        if self.unembed_DxV is None:
+            # Tied: embeddings have unit scale, so scale the readout like a D-wide projection.
+            return x_BxTxD @ self.embed_VxD[...].T * self.config.d_model**-0.5
+        return x_BxTxD @ self.unembed_DxV[...]
+
+
+def init_model(config: ModelConfig, seed: int) -> tuple[nnx.GraphDef, nnx.State]:
+    """Static graph and a fresh parameter pytree."""
+    return split_model(Transformer(config, nnx.Rngs(params=seed)))
+
+
+def split_model(model: Transformer) -> tuple[nnx.GraphDef, nnx.State]:
+    return nnx.split(model)
+
+
+def forward(graphdef: nnx.GraphDef, params: nnx.State, tokens_BxT: jax.Array) -> jax.Array:
+    """Pure forward pass, for use inside jit / vmap / scan."""
+    return nnx.merge(graphdef, params)(tokens_BxT)
+
+
+def count_params(params: nnx.State) -> int:
+    return sum(x.size for x in jax.tree.leaves(params))

@@ -1,0 +1,116 @@
+"""Tidy results: one row per dataset × split × condition × seed, saved atomically.
+
+`ResultsTable` is the experiment's memory: every finished cell is written to
+`results.csv` at once (via a temporary file and a rename, so an interruption never
+leaves a torn file), and a rerun skips the cells already there.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    dataset: str
+    split: str
+    condition: str
+    seed: int
+    accuracy: float
+    n_items: int
+    chance: float
+
+
+COLUMNS = tuple(f.name for f in fields(ResultRow))
+
+
+class ResultsTable:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.rows: list[ResultRow] = read_results(self.path) if self.path.exists() else []
+
+    def has(self, dataset: str, seed: int) -> bool:
+        return any(r.dataset == dataset and r.seed == seed for r in self.rows)
+
+    def add(self, rows: list[ResultRow]) -> None:
+        self.rows.extend(rows)
+        self.rows.sort(key=lambda r: (r.dataset, r.split, r.condition, r.seed))
+        write_results(self.path, self.rows)
+
+
+def write_results(path: Path, rows: list[ResultRow]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}"})
+    os.replace(tmp, path)
+
+
+def read_results(path: Path) -> list[ResultRow]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(
+                f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
+                "move it away or point --out at a fresh folder"
+            )
+        return [
+            ResultRow(r["dataset"], r["split"], r["condition"], int(r["seed"]), float(r["accuracy"]),
+                      int(r["n_items"]), float(r["chance"]))
+            for r in reader
+        ]
+
+
+# Two-sided 95% Student-t quantiles for 1..30 degrees of freedom; normal beyond.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+def mean_and_interval(values) -> tuple[float, float]:
+    """Mean and half-width of its 95% t-interval over seeds (nan with a single seed)."""
+    values = np.asarray(values, float)
+    n = len(values)
+    if n < 2:
+        return float(values.mean()), math.nan
+    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96
+    return float(values.mean()), float(t * values.std(ddof=1) / math.sqrt(n))
+
+
+@dataclass(frozen=True)
+class Summary:
+    dataset: str
+    split: str
+    condition: str
+    mean: float
+    interval: float  # 95% half-width over seeds
+    n_seeds: int
+    chance: float
+
+
+def summarize(rows: list[ResultRow]) -> list[Summary]:
+    groups: dict[tuple[str, str, str], list[ResultRow]] = {}
+    for r in rows:
+        groups.setdefault((r.dataset, r.split, r.condition), []).append(r)
+    out = []
+    for (dataset, split, condition), group in groups.items():
+        mean, interval = mean_and_interval([r.accuracy for r in group])
+        out.append(Summary(dataset, split, condition, mean, interval, len(group), group[0].chance))
+    return out
+
+
+def markdown_table(summaries: list[Summary]) -> str:
+    lines = ["| dataset | split | condition | accuracy (mean ± 95% CI) | seeds | chance |", "|---|---|---|---|---|---|"]
+    for s in summaries:
+        interval = "" if math.isnan(s.interval) else f" ± {s.interval:.3f}"
+        lines.append(f"| {s.dataset} | {s.split} | {s.condition} | {s.mean:.3f}{interval} | {s.n_seeds} | {s.chance:.2f} |")
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Shared tiny fixtures for the unit tests.
+
+Nothing here trains a model: tests/science/conftest.py owns the pretrained one.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+import jax
+import numpy as np
+import pytest
+
+from lab.language import Language
+from lab.model import ModelConfig, init_model
+
+# Learned positions compile noticeably faster than rope on CPU; test_model.py covers every scheme.
+TINY_MODEL = ModelConfig(vocab_size=128, seq_len=32, n_layers=1, d_model=16, n_heads=2, d_ff=32, positional="learned")
+
+
+@pytest.fixture(scope="session")
+def lang() -> Language:
+    """The default language (2-syllable names, 25% held out)."""
+    return Language()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_config() -> ModelConfig:
+    return TINY_MODEL
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_config):
+    """(graphdef, params) of a freshly initialized tiny transformer. Do not mutate."""
+    return init_model(tiny_model_config, seed=0)
+
+
+@pytest.fixture
+def name_runs(lang):
+    """tokens -> the maximal runs of consecutive syllable tokens, i.e. the names in them."""
+    syllables = set(lang.syllable_ids)
+
+    def runs(tokens) -> list[tuple[int, ...]]:
+        out, current = [], []
+        for t in (int(t) for t in tokens):
+            if t in syllables:
+                current.append(t)
+            elif current:
+                out.append(tuple(current))
+                current = []
+        if current:
+            out.append(tuple(current))
+        return out
+
+    return runs
+
+
+class _CompileLog(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    @property
+    def count(self) -> int:
+        """Number of XLA compilations logged so far."""
+        return sum(m.startswith("Compiling ") for m in self.messages)
+
+
+@pytest.fixture
+def count_compiles():
+    """`with count_compiles() as log: ...` then `log.count` is the number of jit compilations inside."""
+
+    @contextmanager
+    def counting():
+        log = _CompileLog()
+        logger = logging.getLogger("jax")
+        logger.addHandler(log)
+        try:
+            with jax.log_compiles():
+                yield log
+        finally:
+            logger.removeHandler(log)
+
+    return counting

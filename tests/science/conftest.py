@@ -1,0 +1,31 @@
+"""One real pretrained model per test session, shared by the science tests.
+
+The model is the experiment's default configuration, cached under `checkpoints/`
+like any other, so a machine that has run the experiment (or the tests) once
+reuses it.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from lab.checkpoint import PretrainConfig, pretrained_model
+from lab.language import Language
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def pretrain_config() -> PretrainConfig:
+    return PretrainConfig()
+
+
+@pytest.fixture(scope="session")
+def pretrained(pretrain_config):
+    """(graphdef, params) of the default pretrained model."""
+    return pretrained_model(pretrain_config, REPO / "checkpoints", progress=False)
+
+
+@pytest.fixture(scope="session")
+def lang(pretrain_config) -> Language:
+    return Language(pretrain_config.language)

@@ -1,0 +1,114 @@
+from collections import Counter
+
+import jax
+import numpy as np
+import pytest
+
+from lab.conditions import FinetuneConfig, finetune_runs, finetune_worlds, finetuning_documents, ft_prompt, icl_prompt
+from lab.datasets import ReversalsConfig, reversals
+from lab.train import OptimConfig
+
+SEQ_LEN = 32
+ORDERINGS = 6
+OPTIM = OptimConfig(learning_rate=1e-2, steps=3, warmup_steps=0, batch_size=2, weight_decay=0.0, steps_per_dispatch=3)
+
+
+@pytest.fixture(scope="module")
+def worlds(lang):
+    """Two small worlds of 3 comparison facts (each world's text: 3 * 8 + 2 = 26 tokens)."""
+    return reversals(lang, ReversalsConfig(n_worlds=2, facts_per_world=3), seed=0).worlds
+
+
+def sentences_of_row(lang, row):
+    """The sentences of one `<bos> S . S . ... <eos> <pad>...` fine-tuning row."""
+    row = [int(t) for t in row]
+    end = row.index(lang.eos)
+    assert row[0] == lang.bos and all(t == lang.pad for t in row[end + 1 :])
+    sentences, current = [], []
+    for t in row[1:end]:
+        current.append(t)
+        if t == lang.id("."):
+            sentences.append(tuple(current))
+            current = []
+    assert not current
+    return sentences
+
+
+def documents_for(lang, worlds, seed=0):
+    docs = [finetuning_documents(lang, w, ORDERINGS, SEQ_LEN, seed=[seed, i]) for i, w in enumerate(worlds)]
+    return np.stack([d[0] for d in docs]), np.stack([d[1] for d in docs])
+
+
+def test_icl_prompt_is_the_world_text_then_so(lang, worlds):
+    world = worlds[0]
+    assert icl_prompt(lang, world) == [lang.bos, *(t for s in world.sentences for t in s), lang.id("so")]
+    assert ft_prompt(lang) == [lang.bos]
+
+
+def test_finetuning_documents_reorder_the_same_sentences(lang, worlds):
+    world = worlds[0]
+    tokens, _ = finetuning_documents(lang, world, orderings=ORDERINGS, seq_len=SEQ_LEN, seed=0)
+    assert tokens.shape == (ORDERINGS, SEQ_LEN) and tokens.dtype == np.int32
+    orders = [sentences_of_row(lang, row) for row in tokens]
+    assert orders[0] == list(world.sentences)  # the first row keeps the world's order
+    for order in orders:
+        assert Counter(order) == Counter(world.sentences)
+    assert len({tuple(o) for o in orders}) > 1
+
+
+def test_finetuning_documents_weight_every_non_pad_token(lang, worlds):
+    tokens, weights = finetuning_documents(lang, worlds[0], orderings=ORDERINGS, seq_len=SEQ_LEN, seed=0)
+    assert weights.dtype == np.float32
+    np.testing.assert_array_equal(weights, (tokens != lang.pad).astype(np.float32))
+    assert (weights.sum(axis=1) == len(icl_prompt(lang, worlds[0]))).all()  # bos + text + eos
+
+
+def test_finetuning_documents_are_seeded(lang, worlds):
+    a, b, c = (finetuning_documents(lang, worlds[0], ORDERINGS, SEQ_LEN, seed=s)[0] for s in (5, 5, 6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_finetune_runs_returns_one_parameter_set_per_run(tiny_model, lang, worlds):
+    graphdef, params = tiny_model
+    docs, weights = documents_for(lang, worlds)
+    keys = jax.random.split(jax.random.key(0), 2)
+    run_params, losses = finetune_runs(graphdef, OPTIM, params, docs, weights, keys)
+    assert np.asarray(losses).shape == (2, OPTIM.steps)
+    for initial, stacked in zip(jax.tree.leaves(params), jax.tree.leaves(run_params)):
+        assert stacked.shape == (2, *initial.shape)
+    leaves = [np.asarray(x) for x in jax.tree.leaves(run_params)]
+    assert any(not np.array_equal(x[0], x[1]) for x in leaves)  # different data and keys: different runs
+    assert all(not np.array_equal(x[0], np.asarray(p)) for x, p in zip(leaves, jax.tree.leaves(params)))
+
+
+def test_finetune_runs_with_identical_inputs_agree_and_do_not_recompile(tiny_model, lang, worlds, count_compiles):
+    graphdef, params = tiny_model
+    docs, weights = documents_for(lang, worlds)
+    keys = jax.random.split(jax.random.key(0), 2)
+    finetune_runs(graphdef, OPTIM, params, docs, weights, keys)
+    # new data of the same shape: both runs on world 1 with one key
+    same_docs, same_weights = np.stack([docs[1], docs[1]]), np.stack([weights[1], weights[1]])
+    same_keys = jax.random.split(jax.random.key(1), 2)[np.array([0, 0])]
+    with count_compiles() as log:
+        run_params, losses = finetune_runs(graphdef, OPTIM, params, same_docs, same_weights, same_keys)
+        jax.block_until_ready(losses)
+    assert log.count == 0
+    for x in jax.tree.leaves(run_params):
+        np.testing.assert_array_equal(x[0], x[1])
+
+
+def test_finetune_worlds_fine_tunes_one_copy_per_world(tiny_model, lang, worlds):
+    graphdef, params = tiny_model
+    config = FinetuneConfig(optim=OPTIM, orderings=ORDERINGS)
+    world_params, losses = finetune_worlds(graphdef, params, lang, worlds, config, SEQ_LEN, seed=3)
+    docs, weights = documents_for(lang, worlds, seed=3)
+    expected, _ = finetune_runs(graphdef, OPTIM, params, docs, weights, jax.random.split(jax.random.key(3), 2))
+    assert np.asarray(losses).shape == (len(worlds), OPTIM.steps)
+    for got, want in zip(jax.tree.leaves(world_params), jax.tree.leaves(expected)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_finetune_config_validates_orderings():
+    with pytest.raises(ValueError, match="finetune.orderings"):
+        FinetuneConfig(orderings=0)

@@ -1,0 +1,196 @@
+import pytest
+
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, reversal_curse, reversals
+from lab.facts import Comparison, Identity
+
+REVERSALS = ReversalsConfig(n_worlds=3, facts_per_world=4)
+CURSE = ReversalCurseConfig(n_worlds=3, one_way_per_world=3, two_way_per_world=2, n_options=3)
+
+
+@pytest.fixture(scope="module")
+def reversals_dataset(lang):
+    return reversals(lang, REVERSALS, seed=0)
+
+
+@pytest.fixture(scope="module")
+def curse_dataset(lang):
+    return reversal_curse(lang, CURSE, seed=0)
+
+
+def all_tokens(world):
+    sentences = list(world.sentences) + [o for items in world.tests.values() for c in items for o in c.options]
+    return [t for s in sentences for t in s]
+
+
+def true_comparisons(world):
+    """Every (first, adjective, second, more) statement that holds in a reversals world."""
+    truths = set()
+    for f in world.facts:
+        truths |= {(f.subject, f.adjective, f.object, f.more), (f.object, f.adjective, f.subject, not f.more)}
+    return truths
+
+
+def comparison_of(lang, sentence):
+    n = lang.config.name_length
+    words = [lang.words[t] for t in sentence]
+    return sentence[:n], words[n + 2], sentence[n + 4 : 2 * n + 4], words[n + 1] == "more"
+
+
+def identity_of(lang, sentence):
+    """(name, description) of `NAME is the X of Y .` or `the X of Y is NAME .`."""
+    n = lang.config.name_length
+    if lang.words[sentence[0]] == "the":
+        return sentence[2 * n + 3 : 3 * n + 3], (sentence[1 : n + 1], sentence[n + 2 : 2 * n + 2])
+    return sentence[:n], (sentence[n + 2 : 2 * n + 2], sentence[2 * n + 3 : 3 * n + 3])
+
+
+# --- reversals -----------------------------------------------------------------
+
+
+def test_reversals_worlds_use_only_held_out_names(lang, reversals_dataset, name_runs):
+    held_out = {tuple(n) for n in lang.held_out_names.tolist()}
+    for world in reversals_dataset.worlds:
+        names = set(name_runs(all_tokens(world)))
+        assert names and names <= held_out
+
+
+def test_reversals_has_its_splits_and_item_counts(reversals_dataset):
+    assert reversals_dataset.name == "reversals"
+    assert reversals_dataset.splits == ("trained", "reversed")
+    assert len(reversals_dataset.worlds) == REVERSALS.n_worlds
+    for world in reversals_dataset.worlds:
+        assert set(world.tests) == {"trained", "reversed"}
+        assert all(len(items) == REVERSALS.facts_per_world for items in world.tests.values())
+    assert reversals_dataset.n_items("reversed") == REVERSALS.n_worlds * REVERSALS.facts_per_world
+
+
+def test_reversals_world_text_states_its_comparison_facts(lang, reversals_dataset):
+    for world in reversals_dataset.worlds:
+        assert all(isinstance(f, Comparison) for f in world.facts)
+        assert world.sentences == tuple(f.sentence(lang) for f in world.facts)
+
+
+def test_reversals_items_pair_a_statement_with_its_contradiction(lang, reversals_dataset):
+    for world in reversals_dataset.worlds:
+        for fact, trained, reversed_ in zip(world.facts, world.tests["trained"], world.tests["reversed"]):
+            assert trained.options[trained.answer] == fact.sentence(lang)
+            assert trained.options[1 - trained.answer] == fact.contradiction(lang)
+            assert reversed_.options[reversed_.answer] == fact.reversal(lang)
+            assert reversed_.options[1 - reversed_.answer] == fact.reversal_contradiction(lang)
+
+
+def test_reversals_right_options_are_true_and_wrong_ones_false(lang, reversals_dataset):
+    for world in reversals_dataset.worlds:
+        truths = true_comparisons(world)
+        for items in world.tests.values():
+            for choice in items:
+                for i, option in enumerate(choice.options):
+                    assert (comparison_of(lang, option) in truths) == (i == choice.answer)
+
+
+def test_reversals_answers_are_not_always_in_one_position(reversals_dataset):
+    answers = {c.answer for w in reversals_dataset.worlds for items in w.tests.values() for c in items}
+    assert answers == {0, 1}
+
+
+# --- reversal curse ------------------------------------------------------------
+
+
+def one_way_and_two_way(world):
+    return world.facts[: CURSE.one_way_per_world], world.facts[CURSE.one_way_per_world :]
+
+
+def test_curse_worlds_use_only_held_out_names(lang, curse_dataset, name_runs):
+    held_out = {tuple(n) for n in lang.held_out_names.tolist()}
+    for world in curse_dataset.worlds:
+        names = set(name_runs(all_tokens(world)))
+        assert names and names <= held_out
+
+
+def test_curse_has_its_splits_and_item_counts(curse_dataset):
+    assert curse_dataset.name == "reversal_curse"
+    assert curse_dataset.splits == ("trained", "reversed")
+    for world in curse_dataset.worlds:
+        assert set(world.tests) == {"trained", "reversed"}
+        assert len(world.facts) == CURSE.one_way_per_world + CURSE.two_way_per_world
+        assert all(isinstance(p, Identity) for p in world.facts)
+        for items in world.tests.values():
+            assert len(items) == CURSE.one_way_per_world
+            assert all(len(c.options) == len(set(c.options)) == CURSE.n_options for c in items)
+
+
+def test_curse_set_a_is_stated_one_way_and_set_b_both_ways(lang, curse_dataset):
+    for world in curse_dataset.worlds:
+        one_way, two_way = one_way_and_two_way(world)
+        expected = {p.name_first(lang) for p in world.facts} | {p.description_first(lang) for p in two_way}
+        assert set(world.sentences) == expected
+        assert len(world.sentences) == len(expected)
+        for person in one_way:
+            assert person.name_first(lang) in world.sentences
+            assert person.description_first(lang) not in world.sentences
+        for person in two_way:
+            assert person.name_first(lang) in world.sentences
+            assert person.description_first(lang) in world.sentences
+
+
+def test_curse_reversed_items_ask_only_about_set_a_in_the_untrained_direction(lang, curse_dataset):
+    for world in curse_dataset.worlds:
+        one_way, _ = one_way_and_two_way(world)
+        rights = [c.options[c.answer] for c in world.tests["reversed"]]
+        assert rights == [p.description_first(lang) for p in one_way]
+        assert not set(rights) & set(world.sentences)
+
+
+def test_curse_trained_items_ask_about_set_a_in_the_trained_direction(lang, curse_dataset):
+    for world in curse_dataset.worlds:
+        one_way, _ = one_way_and_two_way(world)
+        rights = [c.options[c.answer] for c in world.tests["trained"]]
+        assert rights == [p.name_first(lang) for p in one_way]
+        assert set(rights) <= set(world.sentences)
+
+
+def test_curse_right_options_are_true_and_distractors_false(lang, curse_dataset):
+    for world in curse_dataset.worlds:
+        truths = {(p.name, p.description) for p in world.facts}
+        for split, items in world.tests.items():
+            for choice in items:
+                right_name, right_description = identity_of(lang, choice.options[choice.answer])
+                for i, option in enumerate(choice.options):
+                    name, description = identity_of(lang, option)
+                    assert ((name, description) in truths) == (i == choice.answer)
+                    # distractors keep the cue and swap the answer
+                    if split == "trained":
+                        assert name == right_name
+                    else:
+                        assert description == right_description
+
+
+# --- both ------------------------------------------------------------------------
+
+
+def test_same_seed_gives_the_same_datasets_and_another_seed_does_not(lang, reversals_dataset, curse_dataset):
+    assert reversals(lang, REVERSALS, seed=0) == reversals_dataset
+    assert reversal_curse(lang, CURSE, seed=0) == curse_dataset
+    assert reversals(lang, REVERSALS, seed=1) != reversals_dataset
+    assert reversal_curse(lang, CURSE, seed=1) != curse_dataset
+
+
+def test_default_configs_build(lang):
+    assert len(reversals(lang, ReversalsConfig(), seed=0).worlds) == ReversalsConfig().n_worlds
+    assert len(reversal_curse(lang, ReversalCurseConfig(), seed=0).worlds) == ReversalCurseConfig().n_worlds
+
+
+def test_reversals_config_validates():
+    with pytest.raises(ValueError, match="reversals.n_worlds"):
+        ReversalsConfig(n_worlds=0)
+    with pytest.raises(ValueError, match="reversals.facts_per_world"):
+        ReversalsConfig(facts_per_world=0)
+
+
+def test_reversal_curse_config_validates():
+    with pytest.raises(ValueError, match="one_way_per_world"):
+        ReversalCurseConfig(one_way_per_world=0)
+    with pytest.raises(ValueError, match="reversal_curse.n_options"):
+        ReversalCurseConfig(n_options=1)
+    with pytest.raises(ValueError, match="reversal_curse.n_options"):
+        ReversalCurseConfig(one_way_per_world=2, two_way_per_world=1, n_options=4)

@@ -1,0 +1,128 @@
+import math
+
+import numpy as np
+import pytest
+
+from lab.results import (
+    COLUMNS, ResultRow, ResultsTable, Summary, markdown_table, mean_and_interval, read_results, summarize,
+    write_results,
+)
+
+
+def row(dataset="reversals", split="reversed", condition="icl", seed=0, accuracy=0.75, n_items=8, chance=0.5):
+    return ResultRow(dataset, split, condition, seed, accuracy, n_items, chance)
+
+
+def test_write_then_read_round_trips(tmp_path):
+    rows = [row(seed=0, accuracy=0.5), row(condition="ft", seed=1, accuracy=0.125, chance=0.25)]
+    write_results(tmp_path / "results.csv", rows)
+    assert read_results(tmp_path / "results.csv") == rows
+
+
+def test_round_trip_keeps_accuracy_to_six_decimals(tmp_path):
+    write_results(tmp_path / "results.csv", [row(accuracy=1 / 3, chance=1 / 3)])
+    (back,) = read_results(tmp_path / "results.csv")
+    assert back.accuracy == pytest.approx(1 / 3, abs=1e-6)
+    assert back.chance == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_results_file_has_the_expected_header(tmp_path):
+    write_results(tmp_path / "sub" / "results.csv", [row()])
+    assert (tmp_path / "sub" / "results.csv").read_text().splitlines()[0] == ",".join(COLUMNS)
+    assert not (tmp_path / "sub" / "results.csv.tmp").exists()
+
+
+def test_file_with_wrong_columns_is_rejected(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("dataset,split,accuracy\nreversals,trained,0.5\n")
+    with pytest.raises(ValueError, match="columns"):
+        read_results(path)
+    with pytest.raises(ValueError, match="columns"):
+        ResultsTable(path)
+
+
+def test_empty_file_is_rejected(tmp_path):
+    (tmp_path / "results.csv").write_text("")
+    with pytest.raises(ValueError, match="columns"):
+        read_results(tmp_path / "results.csv")
+
+
+def test_table_remembers_finished_cells_across_instances(tmp_path):
+    path = tmp_path / "results.csv"
+    table = ResultsTable(path)
+    assert table.rows == [] and not table.has("reversals", 0)
+    table.add([row(seed=0, condition="icl"), row(seed=0, condition="ft")])
+    resumed = ResultsTable(path)
+    assert resumed.has("reversals", 0)
+    assert not resumed.has("reversals", 1)
+    assert not resumed.has("reversal_curse", 0)
+    assert resumed.rows == table.rows
+
+
+def test_resumed_run_adds_only_the_missing_cells(tmp_path):
+    path = tmp_path / "results.csv"
+    ResultsTable(path).add([row(seed=0)])  # a first run, interrupted after one cell
+    table = ResultsTable(path)
+    done = []
+    for dataset, seed in [("reversals", 0), ("reversals", 1), ("reversal_curse", 0)]:
+        if table.has(dataset, seed):
+            continue
+        done.append((dataset, seed))
+        table.add([row(dataset=dataset, seed=seed)])
+    assert done == [("reversals", 1), ("reversal_curse", 0)]
+    assert len(read_results(path)) == 3
+
+
+def test_table_keeps_rows_sorted(tmp_path):
+    table = ResultsTable(tmp_path / "results.csv")
+    table.add([row(dataset="reversals", seed=1), row(dataset="reversal_curse", seed=0)])
+    table.add([row(dataset="reversals", seed=0)])
+    assert [(r.dataset, r.seed) for r in read_results(tmp_path / "results.csv")] == [
+        ("reversal_curse", 0), ("reversals", 0), ("reversals", 1),
+    ]
+
+
+def test_mean_and_interval_of_two_values():
+    mean, half_width = mean_and_interval([0.0, 1.0])
+    assert mean == 0.5
+    assert half_width == pytest.approx(12.706 * 0.70710678 / 1.41421356, rel=1e-6)
+
+
+def test_mean_and_interval_of_three_values():
+    mean, half_width = mean_and_interval([1.0, 2.0, 3.0])  # sample std 1
+    assert mean == 2.0
+    assert half_width == pytest.approx(4.303 / math.sqrt(3), rel=1e-6)
+
+
+def test_mean_and_interval_uses_the_right_t_quantile_at_the_table_edges():
+    values = [0.0, 1.0] * 15 + [0.5]  # 31 values, 30 degrees of freedom
+    sd = float(np.std(values, ddof=1))
+    assert mean_and_interval(values)[1] == pytest.approx(2.042 * sd / math.sqrt(31), rel=1e-6)
+    values = [0.0, 1.0] * 16  # 32 values: beyond the table, normal quantile
+    sd = float(np.std(values, ddof=1))
+    assert mean_and_interval(values)[1] == pytest.approx(1.96 * sd / math.sqrt(32), rel=1e-6)
+
+
+def test_mean_and_interval_of_one_value_has_no_interval():
+    mean, half_width = mean_and_interval([0.25])
+    assert mean == 0.25 and math.isnan(half_width)
+
+
+def test_summarize_groups_seeds_of_a_cell():
+    rows = [row(seed=0, accuracy=0.0), row(seed=1, accuracy=1.0), row(condition="ft", seed=0, accuracy=0.5)]
+    summaries = {(s.condition): s for s in summarize(rows)}
+    assert summaries["icl"].mean == 0.5 and summaries["icl"].n_seeds == 2
+    assert summaries["icl"].interval == pytest.approx(mean_and_interval([0.0, 1.0])[1])
+    assert summaries["ft"].n_seeds == 1 and math.isnan(summaries["ft"].interval)
+    assert all(s.chance == 0.5 for s in summaries.values())
+
+
+def test_markdown_table_has_a_line_per_summary():
+    summaries = [
+        Summary("reversals", "trained", "icl", 0.9, 0.05, 3, 0.5),
+        Summary("reversal_curse", "reversed", "ft", 0.25, math.nan, 1, 0.25),
+    ]
+    lines = markdown_table(summaries).splitlines()
+    assert len(lines) == 2 + len(summaries)
+    assert "| reversals | trained | icl | 0.900 ± 0.050 | 3 | 0.50 |" in lines
+    assert "| reversal_curse | reversed | ft | 0.250 | 1 | 0.25 |" in lines
