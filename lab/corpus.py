@@ -18,7 +18,7 @@ the unpredictable facts dominate the gradient and the model sits on a plateau
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -172,10 +172,7 @@ class Corpus:
         weights = pad_rows([d[1] for d in docs], self.config.seq_len, 0.0, np.float32)
         return tokens, weights
 
-    def batches(self, batch_size: int, steps_per_chunk: int, start_step: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Endless chunks of `steps_per_chunk` batches: int32/float32[steps, batch, seq_len]."""
-        step = start_step
-        while True:
-            chunk = [self.batch(batch_size, step + i) for i in range(steps_per_chunk)]
-            yield np.stack([t for t, _ in chunk]), np.stack([w for _, w in chunk])
-            step += steps_per_chunk
+    def chunk(self, batch_size: int, steps: int, first_step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batches of `steps` consecutive steps: int32/float32[steps, batch, seq_len]."""
+        batches = [self.batch(batch_size, first_step + i) for i in range(steps)]
+        return np.stack([t for t, _ in batches]), np.stack([w for _, w in batches])

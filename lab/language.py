@@ -69,6 +69,7 @@ class Language:
         self.words: tuple[str, ...] = words + syllables
         self.token_id: dict[str, int] = {w: i for i, w in enumerate(self.words)}
         self.syllable_ids: tuple[int, ...] = tuple(self.token_id[s] for s in syllables)
+        self._syllable_set = frozenset(self.syllable_ids)
         self.pad, self.bos, self.eos = (self.token_id[t] for t in SPECIAL_TOKENS)
 
     @property
@@ -138,7 +139,9 @@ class Language:
                 ids.append(self.token_id[word])
                 continue
             chunks = [word[i : i + SYLLABLE_CHARS] for i in range(0, len(word), SYLLABLE_CHARS)]
-            if len(word) % SYLLABLE_CHARS or any(c not in self.token_id for c in chunks):
+            if len(chunks) * SYLLABLE_CHARS != len(word) or len(chunks) != self.config.name_length or any(
+                self.token_id.get(c) not in self._syllable_set for c in chunks
+            ):
                 raise ValueError(f"{word!r} is neither a word nor a name of the language")
             ids.extend(self.token_id[c] for c in chunks)
         return ids
@@ -146,7 +149,7 @@ class Language:
     def decode(self, ids) -> str:
         """Text of token ids; consecutive syllables join into one name, padding is dropped."""
         words: list[str] = []
-        syllables = set(self.syllable_ids)
+        syllables = self._syllable_set
         previous_was_syllable = False
         for i in (int(i) for i in ids):
             if i == self.pad:

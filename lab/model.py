@@ -37,6 +37,9 @@ class ModelConfig:
     rope_base: float = 10_000.0
 
     def __post_init__(self):
+        for field in ("vocab_size", "seq_len", "n_layers", "d_model", "n_heads"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"model.{field} must be >= 1, got {getattr(self, field)}")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"model.d_model={self.d_model} is not divisible by model.n_heads={self.n_heads}; "
@@ -53,9 +56,6 @@ class ModelConfig:
                 f"model.positional='rope' needs an even head width, got d_model/n_heads="
                 f"{self.d_model // self.n_heads}"
             )
-        for field in ("vocab_size", "seq_len", "n_layers", "d_model", "n_heads"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"model.{field} must be >= 1, got {getattr(self, field)}")
         if self.d_ff < 0:
             raise ValueError(f"model.d_ff must be >= 0 (0 = attention-only), got {self.d_ff}")
 

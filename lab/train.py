@@ -45,8 +45,8 @@ class OptimConfig:
         for field in ("learning_rate", "steps", "batch_size", "steps_per_dispatch"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"optim.{field} must be > 0, got {getattr(self, field)}")
-        if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError(f"optim.warmup_steps must lie in [0, steps={self.steps}], got {self.warmup_steps}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"optim.warmup_steps must lie in [0, steps={self.steps}), got {self.warmup_steps}")
         for pattern in self.trainable:
             try:
                 re.compile(pattern)
@@ -143,16 +143,17 @@ def pretrain(
     Returns the trained parameters and the loss of every step.
     """
     optimizer = make_optimizer(config, params)
-    state = init_train_state(optimizer, params, jax.random.key(0))
+    # Copy: the state is donated to the compiled chunk, the caller keeps its params.
+    state = init_train_state(optimizer, jax.tree.map(jnp.copy, params), jax.random.key(0))
     chunk = jax.jit(make_train_chunk(graphdef, optimizer), donate_argnums=0)
-    n_chunks = -(-config.steps // config.steps_per_dispatch)
     losses = []
-    batches = corpus.batches(config.batch_size, config.steps_per_dispatch)
-    with tqdm(total=n_chunks * config.steps_per_dispatch, desc="pretrain", unit="step", disable=not progress) as bar:
-        for _ in range(n_chunks):
-            tokens, weights = next(batches)
+    with tqdm(total=config.steps, desc="pretrain", unit="step", disable=not progress) as bar:
+        for step in range(0, config.steps, config.steps_per_dispatch):
+            # The last chunk may be shorter: one extra compile, never extra steps.
+            n = min(config.steps_per_dispatch, config.steps - step)
+            tokens, weights = corpus.chunk(config.batch_size, n, step)
             state, chunk_losses = chunk(state, tokens, weights)
             losses.append(np.asarray(chunk_losses))
-            bar.update(config.steps_per_dispatch)
+            bar.update(n)
             bar.set_postfix(loss=f"{losses[-1].mean():.3f}")
     return state.params, np.concatenate(losses)

@@ -14,7 +14,7 @@ from lab.train import OptimConfig, parameter_paths
 TINY_MODEL = ModelConfig(vocab_size=128, seq_len=32, n_layers=1, d_model=16, n_heads=2, d_ff=32, positional="learned")
 
 TINY = PretrainConfig(
-    corpus=CorpusConfig(min_facts=1, max_facts=1, seq_len=32),
+    corpus=CorpusConfig(min_facts=1, max_facts=1, seq_len=32, curriculum_steps=0),
     model=TINY_MODEL,
     optim=OptimConfig(steps=10, warmup_steps=2, batch_size=2, steps_per_dispatch=5),
     seed=0,

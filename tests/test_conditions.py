@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from lab.conditions import FinetuneConfig, finetune_runs, finetune_worlds, finetuning_documents, ft_prompt, icl_prompt
+from lab.corpus import bucket_length
 from lab.datasets import ReversalsConfig, reversals
 from lab.train import OptimConfig
 
@@ -35,7 +36,9 @@ def sentences_of_row(lang, row):
 
 
 def documents_for(lang, worlds, seed=0):
+    """docs/weights [worlds, ORDERINGS, T] as finetune_worlds builds them."""
     docs = [finetuning_documents(lang, w, ORDERINGS, SEQ_LEN, seed=[seed, i]) for i, w in enumerate(worlds)]
+    assert len({d[0].shape for d in docs}) == 1  # these small worlds all fit one bucket
     return np.stack([d[0] for d in docs]), np.stack([d[1] for d in docs])
 
 
@@ -48,7 +51,7 @@ def test_icl_prompt_is_the_world_text_then_so(lang, worlds):
 def test_finetuning_documents_reorder_the_same_sentences(lang, worlds):
     world = worlds[0]
     tokens, _ = finetuning_documents(lang, world, orderings=ORDERINGS, seq_len=SEQ_LEN, seed=0)
-    assert tokens.shape == (ORDERINGS, SEQ_LEN) and tokens.dtype == np.int32
+    assert tokens.shape == (ORDERINGS, SEQ_LEN) and tokens.dtype == np.int32  # 26 tokens -> bucket of 32
     orders = [sentences_of_row(lang, row) for row in tokens]
     assert orders[0] == list(world.sentences)  # the first row keeps the world's order
     for order in orders:
@@ -56,11 +59,17 @@ def test_finetuning_documents_reorder_the_same_sentences(lang, worlds):
     assert len({tuple(o) for o in orders}) > 1
 
 
+def test_finetuning_documents_are_padded_to_a_bucket_not_to_seq_len(lang, worlds):
+    tokens, weights = finetuning_documents(lang, worlds[0], orderings=2, seq_len=96, seed=0)
+    row_length = 1 + sum(map(len, worlds[0].sentences)) + 1  # <bos> text <eos>: 26 tokens
+    assert tokens.shape == weights.shape == (2, bucket_length(row_length, 96)) == (2, 32)
+
+
 def test_finetuning_documents_weight_every_non_pad_token(lang, worlds):
     tokens, weights = finetuning_documents(lang, worlds[0], orderings=ORDERINGS, seq_len=SEQ_LEN, seed=0)
     assert weights.dtype == np.float32
     np.testing.assert_array_equal(weights, (tokens != lang.pad).astype(np.float32))
-    assert (weights.sum(axis=1) == len(icl_prompt(lang, worlds[0]))).all()  # bos + text + eos
+    assert (weights.sum(axis=1) == 1 + sum(map(len, worlds[0].sentences)) + 1).all()  # <bos> text <eos>
 
 
 def test_finetuning_documents_are_seeded(lang, worlds):

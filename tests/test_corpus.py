@@ -3,11 +3,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lab.corpus import Corpus, CorpusConfig, document, max_sentence_length, pad_rows
+from lab.corpus import Corpus, CorpusConfig, bucket_length, document, max_sentence_length, pad_rows
 from lab.facts import Comparison, Identity
 from lab.language import ADJECTIVES, Language, LanguageConfig
 
-SMALL = CorpusConfig(min_facts=1, max_facts=4, seq_len=64)
+SMALL = CorpusConfig(
+    min_facts=1, max_facts=4, identity_share=0.5, reversal_share=0.5, forward_identity_share=0.5,
+    max_statements=8, loss_on="inference", seq_len=64, curriculum_steps=0,
+)
 
 
 def sample_documents(lang, config, n, seed=0):
@@ -51,7 +54,7 @@ def parse_fact(lang, sentence):
 @pytest.mark.parametrize("name_length", [1, 2, 3])
 def test_no_held_out_name_occurs_in_any_pretraining_document(name_runs, name_length):
     lang = Language(LanguageConfig(name_length=name_length))
-    config = CorpusConfig(min_facts=1, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3)
+    config = dataclasses.replace(SMALL, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3)
     held_out = {tuple(n) for n in lang.held_out_names.tolist()}
     pretraining = {tuple(n) for n in lang.pretraining_names.tolist()}
     documents = sample_documents(lang, config, 300)
@@ -164,8 +167,8 @@ def test_same_seed_gives_identical_batches_and_different_seed_does_not(lang):
         assert not np.array_equal(ta, tc)
 
 
-def test_batches_yields_stacked_chunks(lang):
-    chunk_tokens, chunk_weights = next(Corpus(lang, SMALL, seed=3).batches(batch_size=2, steps_per_chunk=3))
+def test_chunk_stacks_consecutive_batches(lang):
+    chunk_tokens, chunk_weights = Corpus(lang, SMALL, seed=3).chunk(batch_size=2, steps=3, first_step=0)
     assert chunk_tokens.shape == chunk_weights.shape == (3, 2, SMALL.seq_len)
     first_batch, _ = Corpus(lang, SMALL, seed=3).batch(2)
     np.testing.assert_array_equal(chunk_tokens[0], first_batch)
@@ -185,6 +188,12 @@ def test_document_builds_tokens_and_weights(lang):
     assert weights == [0.0] * (len(fact) + 2) + [1.0] * (len(derived) + 1)
     tokens, weights = document(lang, [fact], marker=False)
     assert tokens == [lang.bos, *fact, lang.eos] and weights == [0.0] * len(tokens)
+
+
+def test_bucket_length_rounds_up_to_a_multiple_of_32_capped_at_the_limit():
+    assert [bucket_length(n, 96) for n in (1, 32, 33, 64, 65, 96, 97)] == [32, 32, 64, 64, 96, 96, 96]
+    assert bucket_length(20, 24) == 24
+    assert bucket_length(5, 96, multiple=8) == 8
 
 
 def test_pad_rows_rejects_rows_longer_than_seq_len():
@@ -218,10 +227,10 @@ def test_max_statements_must_be_positive():
 
 
 def test_seq_len_too_small_for_max_facts_is_rejected(lang):
-    config = CorpusConfig(max_facts=8, seq_len=32)
+    config = dataclasses.replace(SMALL, max_facts=8, seq_len=32)
     with pytest.raises(ValueError, match="corpus.seq_len"):
         config.check_fits(lang)
     with pytest.raises(ValueError, match="corpus.max_facts"):
         Corpus(lang, config, seed=0)
     # exactly enough room passes
-    CorpusConfig(max_facts=8, seq_len=9 * max_sentence_length(lang) + 3).check_fits(lang)
+    dataclasses.replace(SMALL, max_facts=8, seq_len=9 * max_sentence_length(lang) + 3).check_fits(lang)

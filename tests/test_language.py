@@ -50,12 +50,6 @@ def test_unknown_word_raises_value_error_naming_it(lang):
         lang.id("blorp")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="BUG lab/language.py Language.encode: chunks of a word are checked against the whole "
-    "vocabulary, not the syllables, so 'soso' encodes to the function words [so, so] instead of raising",
-)
 def test_encode_rejects_words_glued_from_function_words(lang):
     with pytest.raises(ValueError, match="soso"):
         lang.encode("soso")

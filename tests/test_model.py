@@ -150,12 +150,6 @@ def test_non_positive_sizes_are_rejected():
         ModelConfig(d_ff=-1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="BUG lab/model.py ModelConfig.__post_init__: `d_model % n_heads` runs before the n_heads >= 1 "
-    "check, so n_heads=0 raises ZeroDivisionError instead of a ValueError naming model.n_heads",
-)
 def test_zero_heads_is_rejected_with_value_error():
     with pytest.raises(ValueError, match="model.n_heads"):
         ModelConfig(n_heads=0)

@@ -11,7 +11,7 @@ from lab.train import (
     trainable_labels,
 )
 
-CORPUS = CorpusConfig(min_facts=1, max_facts=1, seq_len=32)
+CORPUS = CorpusConfig(min_facts=1, max_facts=1, seq_len=32, curriculum_steps=0)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +97,6 @@ def test_optim_config_validates_its_fields():
         OptimConfig(steps=10, warmup_steps=11)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG lab/train.py: OptimConfig accepts warmup_steps == steps, but make_optimizer then fails inside "
-    "optax ('cosine_decay_schedule requires positive decay_steps, got decay_steps=0'), naming no optim field",
-)
 def test_warmup_over_all_steps_is_either_rejected_or_works(tiny_model):
     _, params = tiny_model
     try:
@@ -126,12 +120,12 @@ def test_sequence_loss_is_the_weighted_mean_next_token_cross_entropy(tiny_model,
 def test_train_chunk_does_not_recompile_for_new_same_shaped_data(tiny_model, lang, adam_chunk, count_compiles):
     _, params = tiny_model
     optimizer, chunk = adam_chunk
-    batches = Corpus(lang, CORPUS, seed=1).batches(batch_size=4, steps_per_chunk=40)
+    corpus = Corpus(lang, CORPUS, seed=1)
     state = init_train_state(optimizer, params, jax.random.key(0))
     with count_compiles() as first:
-        state, _ = chunk(state, *next(batches))
+        state, _ = chunk(state, *corpus.chunk(batch_size=4, steps=40, first_step=0))
     with count_compiles() as second:
-        state, losses = chunk(state, *next(batches))
+        state, losses = chunk(state, *corpus.chunk(batch_size=4, steps=40, first_step=40))
         jax.block_until_ready(losses)
     assert first.count <= 1
     assert second.count == 0
@@ -154,12 +148,6 @@ def test_pretrain_returns_trained_params_and_one_loss_per_step(tiny_model, lang)
     assert all(not np.array_equal(before[p], after[p]) for p in before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG lab/train.py pretrain: it runs ceil(steps / steps_per_dispatch) whole chunks, so "
-    "steps=7, steps_per_dispatch=5 trains 10 steps and returns 10 losses instead of 7",
-)
 def test_pretrain_runs_exactly_the_configured_number_of_steps(tiny_model, lang):
     graphdef, params = tiny_model
     try:
@@ -171,13 +159,6 @@ def test_pretrain_runs_exactly_the_configured_number_of_steps(tiny_model, lang):
     assert losses.shape == (7,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="BUG lab/train.py pretrain: jax.jit(..., donate_argnums=0) donates the TrainState, whose params "
-    "are the caller's own arrays, so after pretrain returns the caller's `params` are deleted "
-    "('Array has been deleted')",
-)
 def test_pretrain_leaves_the_callers_params_usable(tiny_model, lang):
     graphdef, params = tiny_model
     params = copy_of(params)
