@@ -139,9 +139,11 @@ class Language:
                 ids.append(self.token_id[word])
                 continue
             chunks = [word[i : i + SYLLABLE_CHARS] for i in range(0, len(word), SYLLABLE_CHARS)]
-            if len(chunks) * SYLLABLE_CHARS != len(word) or len(chunks) != self.config.name_length or any(
-                self.token_id.get(c) not in self._syllable_set for c in chunks
-            ):
+            is_name = (
+                len(word) == SYLLABLE_CHARS * self.config.name_length
+                and all(self.token_id.get(c) in self._syllable_set for c in chunks)
+            )
+            if not is_name:
                 raise ValueError(f"{word!r} is neither a word nor a name of the language")
             ids.extend(self.token_id[c] for c in chunks)
         return ids
