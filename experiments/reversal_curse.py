@@ -26,7 +26,7 @@ from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
 from lab.results import ResultsTable, markdown_table, summarize
-from lab.study import run_cell
+from lab.study import run_cells
 from lab.train import trainable_labels
 
 
@@ -64,12 +64,13 @@ def main(config: Config) -> None:
         "reversals": lambda seed: reversals(lang, config.reversals, seed),
         "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
     }
-    cells = [(name, seed) for name in builders for seed in range(config.first_seed, config.first_seed + config.seeds)]
-    for name, seed in tqdm(cells, desc="cells", disable=not config.progress):
-        if table.has(name, seed):
-            continue  # finished in an earlier run
-        dataset = builders[name](seed)
-        table.add(run_cell(graphdef, params, lang, dataset, config.finetune, config.pretrain.model.seq_len, seed))
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    for name in tqdm(builders, desc="datasets", disable=not config.progress):
+        pending = [seed for seed in seeds if not table.has(name, seed)]  # the rest finished in an earlier run
+        if pending:
+            datasets = [builders[name](seed) for seed in pending]
+            # All seeds' fine-tuning runs in one batched program; rows are written when it ends.
+            table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune, config.pretrain.model.seq_len))
     summaries = summarize(table.rows)
     summary = markdown_table(summaries)
     (config.out / "summary.md").write_text(summary + "\n")

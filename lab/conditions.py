@@ -6,13 +6,14 @@
 `ft`: a copy of the pretrained model is fine-tuned on the world's sentences (one
 document, its sentence order reshuffled per example so no fact is tied to a
 position), then the test statement is scored with nothing before it. All worlds
-(and any other independent runs) are fine-tuned at once, vmapped in one program.
+of all seeds (independent runs) are fine-tuned at once, vmapped in one program.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Sequence
 
 import jax
 import numpy as np
@@ -92,14 +93,26 @@ def finetune_runs(graphdef, optim: OptimConfig, params, docs_RxPxT, weights_RxPx
     return jax.vmap(finetune, in_axes=(None, 0, 0, 0))(params, docs_RxPxT, weights_RxPxT, keys_R)
 
 
-def finetune_worlds(graphdef, params, lang: Language, worlds, config: FinetuneConfig, seq_len: int, seed: int):
+def finetune_worlds(
+    graphdef, params, lang: Language, worlds: Sequence[World], run_seeds: Sequence[tuple[int, int]],
+    config: FinetuneConfig, seq_len: int,
+):
     """Fine-tune one copy of `params` per world, all in one vmapped program.
+
+    `run_seeds[i]` (a dataset seed and the world's index in its dataset) seeds the
+    sentence orders and the batches of run i alone, so a run's result does not
+    depend on which other runs share its program.
 
     Returns the per-world parameters (leading axis = world) and losses [world, step].
     """
-    docs = [finetuning_documents(lang, w, config.orderings, seq_len, seed=[seed, i]) for i, w in enumerate(worlds)]
+    docs = [finetuning_documents(lang, w, config.orderings, seq_len, seed=list(s)) for w, s in zip(worlds, run_seeds, strict=True)]
     length = max(d[0].shape[1] for d in docs)
     docs_RxPxT = np.stack([np.pad(d[0], ((0, 0), (0, length - d[0].shape[1])), constant_values=lang.pad) for d in docs])
     weights_RxPxT = (docs_RxPxT != lang.pad).astype(np.float32)
-    keys_R = jax.random.split(jax.random.key(seed), len(worlds))
+    keys_R = jax.numpy.stack([run_key(*s) for s in run_seeds])
     return finetune_runs(graphdef, config.optim, params, docs_RxPxT, weights_RxPxT, keys_R)
+
+
+def run_key(seed: int, world_index: int) -> jax.Array:
+    """The fine-tuning batch key of one world of one dataset seed."""
+    return jax.random.fold_in(jax.random.key(seed), world_index)

@@ -1,12 +1,14 @@
-"""One cell of a study: a dataset under each condition, for one seed.
+"""The cells of a study: a dataset under each condition, one cell per seed.
 
 The seed draws the evaluation worlds and the fine-tuning batches; the pretrained
-model is shared by all cells.
+model is shared by all cells, and the fine-tuning runs of all cells given
+together are one batched program.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Sequence
 
 import jax
 import numpy as np
@@ -54,11 +56,33 @@ def ft_correct(graphdef, world_params, lang: Language, dataset: Dataset, split: 
     return (np.asarray(logp).reshape(r, n, o).argmax(-1) == answers).reshape(-1)
 
 
-def run_cell(
-    graphdef, params, lang: Language, dataset: Dataset, finetune: FinetuneConfig, seq_len: int, seed: int
+def run_cells(
+    graphdef, params, lang: Language, datasets: Sequence[Dataset], seeds: Sequence[int],
+    finetune: FinetuneConfig, seq_len: int,
 ) -> list[ResultRow]:
-    """Accuracy of every split under every condition for one dataset and seed."""
-    world_params, _ = finetune_worlds(graphdef, params, lang, dataset.worlds, finetune, seq_len, seed)
+    """Accuracy of every split under every condition, for each (dataset, seed) pair.
+
+    The worlds of all the datasets are fine-tuned together, one vmapped program.
+    """
+    pairs = list(zip(datasets, seeds, strict=True))
+    worlds = [world for dataset, _ in pairs for world in dataset.worlds]
+    run_seeds = [(seed, i) for dataset, seed in pairs for i in range(len(dataset.worlds))]
+    world_params, _ = finetune_worlds(graphdef, params, lang, worlds, run_seeds, finetune, seq_len)
+    rows, first = [], 0
+    for dataset, seed in pairs:
+        last = first + len(dataset.worlds)
+        own_params = jax.tree.map(lambda x: x[first:last], world_params)
+        rows += _cell_rows(graphdef, params, own_params, lang, dataset, seq_len, seed)
+        first = last
+    return rows
+
+
+def run_cell(graphdef, params, lang: Language, dataset: Dataset, finetune: FinetuneConfig, seq_len: int, seed: int):
+    """`run_cells` for one dataset and seed."""
+    return run_cells(graphdef, params, lang, [dataset], [seed], finetune, seq_len)
+
+
+def _cell_rows(graphdef, params, world_params, lang: Language, dataset: Dataset, seq_len: int, seed: int) -> list[ResultRow]:
     rows = []
     for split in dataset.splits:
         chance = dataset.worlds[0].tests[split][0].chance

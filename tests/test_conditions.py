@@ -4,7 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from lab.conditions import FinetuneConfig, finetune_runs, finetune_worlds, finetuning_documents, ft_prompt, icl_prompt
+from lab.conditions import (
+    FinetuneConfig, finetune_runs, finetune_worlds, finetuning_documents, ft_prompt, icl_prompt, run_key,
+)
 from lab.corpus import bucket_length
 from lab.datasets import ReversalsConfig, reversals
 from lab.train import OptimConfig
@@ -110,9 +112,11 @@ def test_finetune_runs_with_identical_inputs_agree_and_do_not_recompile(tiny_mod
 def test_finetune_worlds_fine_tunes_one_copy_per_world(tiny_model, lang, worlds):
     graphdef, params = tiny_model
     config = FinetuneConfig(optim=OPTIM, orderings=ORDERINGS)
-    world_params, losses = finetune_worlds(graphdef, params, lang, worlds, config, SEQ_LEN, seed=3)
+    run_seeds = [(3, i) for i in range(len(worlds))]
+    world_params, losses = finetune_worlds(graphdef, params, lang, worlds, run_seeds, config, SEQ_LEN)
     docs, weights = documents_for(lang, worlds, seed=3)
-    expected, _ = finetune_runs(graphdef, OPTIM, params, docs, weights, jax.random.split(jax.random.key(3), 2))
+    keys = jax.numpy.stack([run_key(3, i) for i in range(len(worlds))])
+    expected, _ = finetune_runs(graphdef, OPTIM, params, docs, weights, keys)
     assert np.asarray(losses).shape == (len(worlds), OPTIM.steps)
     for got, want in zip(jax.tree.leaves(world_params), jax.tree.leaves(expected)):
         np.testing.assert_array_equal(got, want)
