@@ -1,9 +1,10 @@
 """Pretrained models, saved with orbax and cached by a hash of what made them.
 
 A pretrained model is fully determined by a `PretrainConfig` (language, corpus,
-model, optimizer, seed). Its checkpoint lives in `<cache_dir>/<hash>/` beside the
-config it was trained with; loading checks that config against the requested one
-and refuses a mismatch, naming the fields that differ.
+model, optimizer, seed) and the version of the text format (`corpus.TEXT_FORMAT`).
+Its checkpoint lives in `<cache_dir>/<hash>/` beside the config it was trained
+with; loading checks that config against the requested one and refuses a
+mismatch, naming the fields that differ.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
-from lab.corpus import Corpus, CorpusConfig
+from lab.corpus import TEXT_FORMAT, Corpus, CorpusConfig
 from lab.language import Language, LanguageConfig
 from lab.model import ModelConfig, init_model
 from lab.train import OptimConfig, pretrain
@@ -53,7 +54,7 @@ class PretrainConfig:
         self.corpus.check_fits(lang)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"text_format": TEXT_FORMAT}
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]

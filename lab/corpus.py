@@ -25,6 +25,10 @@ import numpy as np
 from lab.facts import Comparison, Fact, Identity, Sentence
 from lab.language import ADJECTIVES, Language
 
+# Part of every checkpoint's cache key: bump it whenever the text that a config
+# produces changes (a sentence template, the document layout), so that no
+# checkpoint pretrained on the old text is reused.
+TEXT_FORMAT = 1
 
 @dataclass(frozen=True)
 class CorpusConfig:
@@ -35,6 +39,10 @@ class CorpusConfig:
     identity_share: float = 0.5  # share of facts that are `NAME is the DESCRIPTION`
     reversal_share: float = 0.5  # share of derived statements that reverse their fact
     forward_identity_share: float = 0.5  # share of identity facts stated name-first
+    # Share of identity facts stated in both directions among the facts, as set B of
+    # `reversal_curse` is: without them a fact seen twice in context is new to the
+    # model, and it prefers that fact's name for every question.
+    two_way_identity_share: float = 0.25
     max_statements: int = 4  # derived statements per document (fewer if they do not fit)
     loss_on: Literal["inference", "all"] = "inference"
     seq_len: int = 96  # tokens per training row, documents are right-padded to it
@@ -48,7 +56,7 @@ class CorpusConfig:
             raise ValueError(
                 f"corpus.min_facts ({self.min_facts}) must be >= 1 and <= corpus.max_facts ({self.max_facts})"
             )
-        for field in ("identity_share", "reversal_share", "forward_identity_share"):
+        for field in ("identity_share", "reversal_share", "forward_identity_share", "two_way_identity_share"):
             if not 0.0 <= getattr(self, field) <= 1.0:
                 raise ValueError(f"corpus.{field} must lie in [0, 1], got {getattr(self, field)}")
         if self.loss_on not in ("inference", "all"):
@@ -59,17 +67,21 @@ class CorpusConfig:
     def check_fits(self, lang: Language) -> None:
         """Raise unless a document with `max_facts` facts and one statement fits `seq_len`."""
         longest = max_sentence_length(lang)
-        need = (self.max_facts + 1) * longest + 3  # <bos>, so, <eos>
+        fact_sentences = self.max_facts * (2 if self.two_way_identity_share > 0 else 1)
+        need = (fact_sentences + 1) * longest + 3  # <bos>, so, <eos>
         if need > self.seq_len:
             raise ValueError(
                 f"corpus.seq_len={self.seq_len} cannot hold a document of corpus.max_facts="
-                f"{self.max_facts} facts (needs {need} tokens); raise seq_len or lower max_facts"
+                f"{self.max_facts} facts (needs {need} tokens, two-way identities stated twice); "
+                "raise seq_len or lower max_facts"
             )
 
 
 def max_sentence_length(lang: Language) -> int:
-    """Tokens in the longest sentence the corpus can produce (an identity fact)."""
-    return 3 * lang.config.name_length + 4
+    """Tokens in the longest sentence the corpus can produce."""
+    n = lang.config.name_length
+    identity, comparison = 3 * n + 4, 2 * n + 5  # `A is the X of Y .`, `A are more ADJ than B .`
+    return max(identity, comparison)
 
 
 def document(
@@ -151,6 +163,8 @@ class Corpus:
             c.identity_share, c.forward_identity_share, held_out=False,
         )
         fact_sentences = [f.sentence(lang) for f in facts]
+        fact_sentences += [f.reversal(lang) for f in facts if isinstance(f, Identity) and rng.random() < c.two_way_identity_share]
+        fact_sentences = [fact_sentences[i] for i in rng.permutation(len(fact_sentences))]
         budget = c.seq_len - sum(map(len, fact_sentences)) - 3
         inferences = []
         for i in rng.permutation(len(facts))[: c.max_statements]:

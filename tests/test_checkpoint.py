@@ -14,7 +14,7 @@ from lab.train import OptimConfig, parameter_paths
 TINY_MODEL = ModelConfig(vocab_size=128, seq_len=32, n_layers=1, d_model=16, n_heads=2, d_ff=32, positional="learned")
 
 TINY = PretrainConfig(
-    corpus=CorpusConfig(min_facts=1, max_facts=1, seq_len=32, curriculum_steps=0),
+    corpus=CorpusConfig(min_facts=1, max_facts=1, two_way_identity_share=0.0, seq_len=32, curriculum_steps=0),
     model=TINY_MODEL,
     optim=OptimConfig(steps=10, warmup_steps=2, batch_size=2, steps_per_dispatch=5),
     seed=0,
@@ -138,6 +138,15 @@ def test_loading_with_a_different_config_names_the_differing_field(tmp_path):
         load_pretrained(tmp_path / "model", other)
     assert "checkpoint has 16, config asks for 32" in str(error.value)
     assert "optim." not in str(error.value) and "corpus." not in str(error.value)
+
+
+def test_a_checkpoint_of_an_older_text_format_is_refused(tmp_path, monkeypatch):
+    save_pretrained(tmp_path / "model", TINY, params_like(TINY, offset=0.5), np.zeros(1))
+    digest = TINY.digest()
+    monkeypatch.setattr(lab.checkpoint, "TEXT_FORMAT", lab.checkpoint.TEXT_FORMAT + 1)
+    assert TINY.digest() != digest
+    with pytest.raises(ValueError, match="text_format"):
+        load_pretrained(tmp_path / "model", TINY)
 
 
 def test_loading_a_folder_without_a_checkpoint_raises(tmp_path):

@@ -9,7 +9,7 @@ from lab.language import ADJECTIVES, Language, LanguageConfig
 
 SMALL = CorpusConfig(
     min_facts=1, max_facts=4, identity_share=0.5, reversal_share=0.5, forward_identity_share=0.5,
-    max_statements=8, loss_on="inference", seq_len=64, curriculum_steps=0,
+    two_way_identity_share=0.0, max_statements=8, loss_on="inference", seq_len=64, curriculum_steps=0,
 )
 
 
@@ -214,6 +214,27 @@ def test_shares_outside_unit_interval_are_rejected():
         CorpusConfig(identity_share=1.5)
     with pytest.raises(ValueError, match="corpus.reversal_share"):
         CorpusConfig(reversal_share=-0.1)
+    with pytest.raises(ValueError, match="corpus.two_way_identity_share"):
+        CorpusConfig(two_way_identity_share=2.0)
+
+
+def test_two_way_identities_are_stated_in_both_directions_among_the_facts(lang):
+    config = dataclasses.replace(
+        SMALL, identity_share=1.0, two_way_identity_share=1.0, seq_len=9 * max_sentence_length(lang) + 3
+    )
+    for tokens, _ in sample_documents(lang, config, 50):
+        facts, derived = parse_document(lang, tokens)
+        assert len(facts) % 2 == 0 and len(set(facts)) == len(facts)
+        stated_once = {s for s in facts if lang.words[s[0]] != "the"}
+        assert len(stated_once) == len(facts) // 2  # each person name-first once and description-first once
+        assert set(derived) <= set(facts)
+
+
+def test_room_for_two_way_identities_is_checked(lang):
+    one_way = dataclasses.replace(SMALL, max_facts=4, seq_len=5 * max_sentence_length(lang) + 3)
+    one_way.check_fits(lang)
+    with pytest.raises(ValueError, match="two-way"):
+        dataclasses.replace(one_way, two_way_identity_share=0.1).check_fits(lang)
 
 
 def test_bad_loss_on_is_rejected():

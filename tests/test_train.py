@@ -11,7 +11,7 @@ from lab.train import (
     trainable_labels,
 )
 
-CORPUS = CorpusConfig(min_facts=1, max_facts=1, seq_len=32, curriculum_steps=0)
+CORPUS = CorpusConfig(min_facts=1, max_facts=1, two_way_identity_share=0.0, seq_len=32, curriculum_steps=0)
 
 
 @pytest.fixture(scope="module")
