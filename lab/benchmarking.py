@@ -1,0 +1,106 @@
+"""Wall-clock measurements of compiled work: matmul peak, train throughput, batched runs.
+
+Every timing waits for the device (`jax.block_until_ready`) and excludes the first
+call of each compiled function, which compiles it or warms its buffers. Times are
+`time.perf_counter` seconds. Nothing here decides what a good number is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lab.conditions import finetune_runs
+from lab.model import ModelConfig, init_model
+from lab.train import OptimConfig, init_train_state, make_optimizer, make_train_chunk
+
+
+def seconds(fn: Callable, *args):
+    """(seconds until `fn(*args)` is done on the device, its result)."""
+    start = time.perf_counter()
+    result = jax.block_until_ready(fn(*args))
+    return time.perf_counter() - start, result
+
+
+def matmul_peak_flops(size: int, repeats: int) -> float:
+    """Best FLOP/s of a jitted float32 [size, size] @ [size, size] over `repeats` calls.
+
+    The achievable ceiling the model's FLOP/s are compared with: the same backend,
+    threads and dtype, but one matmul big enough to keep every core busy.
+    """
+    a, b = (jax.random.normal(jax.random.key(i), (size, size), jnp.float32) for i in range(2))
+    matmul = jax.jit(jnp.matmul)
+    seconds(matmul, a, b)
+    best = min(seconds(matmul, a, b)[0] for _ in range(repeats))
+    return 2 * size**3 / best
+
+
+@dataclass(frozen=True)
+class TrainTiming:
+    compile_seconds: float  # lowering and compiling the scanned train chunk
+    dispatch_seconds: tuple[float, ...]  # one entry per timed chunk of `steps_per_dispatch` steps
+
+
+def time_train_chunk(model: ModelConfig, optim: OptimConfig, dispatches: int, seed: int) -> TrainTiming:
+    """Compile the lab's scanned train chunk (state donated, as in `pretrain`) and time it.
+
+    Tokens are uniform random ints, int32[steps_per_dispatch, batch_size, model.seq_len],
+    already on the device: the cost of building batches is not the train step's.
+    """
+    graphdef, params = init_model(model, seed)
+    optimizer = make_optimizer(optim, params)
+    state = init_train_state(optimizer, params, jax.random.key(seed))
+    shape = (optim.steps_per_dispatch, optim.batch_size, model.seq_len)
+    tokens_SxBxT = jnp.asarray(np.random.default_rng(seed).integers(0, model.vocab_size, shape), jnp.int32)
+    weights_SxBxT = jnp.ones(shape, jnp.float32)
+
+    start = time.perf_counter()
+    chunk = jax.jit(make_train_chunk(graphdef, optimizer), donate_argnums=0)
+    compiled = chunk.lower(state, tokens_SxBxT, weights_SxBxT).compile()
+    compile_seconds = time.perf_counter() - start
+
+    _, (state, _) = seconds(compiled, state, tokens_SxBxT, weights_SxBxT)
+    times = []
+    for _ in range(dispatches):
+        elapsed, (state, _) = seconds(compiled, state, tokens_SxBxT, weights_SxBxT)
+        times.append(elapsed)
+    return TrainTiming(compile_seconds, tuple(times))
+
+
+@dataclass(frozen=True)
+class FinetuneTiming:
+    runs: int
+    sequential_seconds: float  # `runs` calls of one run each, one after another
+    batched_seconds: float  # one call that vmaps over all `runs`
+
+
+def time_finetune_runs(
+    model: ModelConfig, optim: OptimConfig, runs: int, docs: int, doc_len: int, seed: int
+) -> FinetuneTiming:
+    """Time `runs` fine-tuning runs of the lab's `finetune_runs`, one by one and batched.
+
+    Each run gets its own `docs` random documents int32[docs, doc_len] and its own
+    batch key. Both ways are compiled and run once before the clock starts.
+    """
+    graphdef, params = init_model(model, seed)
+    rng = np.random.default_rng(seed)
+    docs_RxPxT = jnp.asarray(rng.integers(0, model.vocab_size, (runs, docs, doc_len)), jnp.int32)
+    weights_RxPxT = jnp.ones(docs_RxPxT.shape, jnp.float32)
+    keys_R = jax.random.split(jax.random.key(seed), runs)
+
+    # Sliced before the clock starts: each sequential call sees only its run's R=1 arrays.
+    singles = [(docs_RxPxT[r : r + 1], weights_RxPxT[r : r + 1], keys_R[r : r + 1]) for r in range(runs)]
+
+    def run(docs_RxPxT, weights_RxPxT, keys_R):
+        return finetune_runs(graphdef, optim, params, docs_RxPxT, weights_RxPxT, keys_R)
+
+    seconds(run, *singles[0])
+    sequential = sum(seconds(run, *single)[0] for single in singles)
+    seconds(run, docs_RxPxT, weights_RxPxT, keys_R)
+    batched, _ = seconds(run, docs_RxPxT, weights_RxPxT, keys_R)
+    return FinetuneTiming(runs, sequential, batched)
