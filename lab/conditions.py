@@ -21,6 +21,7 @@ import optax
 
 from lab.corpus import bucket_length, document, pad_rows
 from lab.datasets import Dataset, World
+from lab.devices import device_mesh, pad_runs, padded_runs, replicated, runs_sharding, unpad_runs
 from lab.language import Language
 from lab.train import OptimConfig, TrainState, init_train_state, make_optimizer, make_train_step
 
@@ -82,13 +83,27 @@ def make_finetune(graphdef, optimizer: optax.GradientTransformation, config: Opt
     return finetune
 
 
-@partial(jax.jit, static_argnums=(0, 1))
 def finetune_runs(graphdef, optim: OptimConfig, params, docs_RxPxT, weights_RxPxT, keys_R):
     """Fine-tune R independent copies of `params`, one per row of data and key.
 
-    Compiled once per (model, optimizer config, data shape). The optimizer is built
-    at trace time: its parameter labels depend only on the parameter tree.
+    Returns the per-run parameters (leading axis R) and losses [R, optim.steps].
+    The runs are split across all devices (`lab.devices`), any R: the runs axis is
+    padded with copies of the last run to a multiple of the device count and the
+    copies dropped after (then the results are gathered onto every device; else
+    they stay split by run). Compiled once per (model, optimizer config, data shape).
     """
+    mesh = device_mesh()
+    runs = docs_RxPxT.shape[0]
+    per_run = pad_runs((docs_RxPxT, weights_RxPxT, keys_R), padded_runs(runs, mesh))
+    params_R, losses_RxS = _finetune_padded_runs(
+        graphdef, optim, jax.device_put(params, replicated(mesh)), *jax.device_put(per_run, runs_sharding(mesh))
+    )
+    return unpad_runs((params_R, losses_RxS), runs)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _finetune_padded_runs(graphdef, optim: OptimConfig, params, docs_RxPxT, weights_RxPxT, keys_R):
+    # The optimizer is built at trace time: its parameter labels depend only on the parameter tree.
     finetune = make_finetune(graphdef, make_optimizer(optim, params), optim)
     return jax.vmap(finetune, in_axes=(None, 0, 0, 0))(params, docs_RxPxT, weights_RxPxT, keys_R)
 
@@ -105,7 +120,10 @@ def finetune_worlds(
 
     Returns the per-world parameters (leading axis = world) and losses [world, step].
     """
-    docs = [finetuning_documents(lang, w, config.orderings, seq_len, seed=list(s)) for w, s in zip(worlds, run_seeds, strict=True)]
+    docs = [
+        finetuning_documents(lang, world, config.orderings, seq_len, seed=list(run_seed))
+        for world, run_seed in zip(worlds, run_seeds, strict=True)
+    ]
     length = max(d[0].shape[1] for d in docs)
     docs_RxPxT = np.stack([np.pad(d[0], ((0, 0), (0, length - d[0].shape[1])), constant_values=lang.pad) for d in docs])
     weights_RxPxT = (docs_RxPxT != lang.pad).astype(np.float32)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -5,10 +7,10 @@ import optax
 import pytest
 
 from lab.corpus import Corpus, CorpusConfig
-from lab.model import forward
+from lab.model import forward, init_model
 from lab.train import (
-    OptimConfig, init_train_state, make_optimizer, make_train_chunk, parameter_paths, pretrain, sequence_loss,
-    trainable_labels,
+    OptimConfig, init_train_state, make_optimizer, make_train_chunk, parameter_paths, pretrain, pretrain_runs,
+    sequence_loss, stack_runs, trainable_labels,
 )
 
 CORPUS = CorpusConfig(min_facts=1, max_facts=1, two_way_identity_share=0.0, seq_len=32, curriculum_steps=0)
@@ -165,3 +167,43 @@ def test_pretrain_leaves_the_callers_params_usable(tiny_model, lang):
     config = OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2)
     pretrain(graphdef, params, Corpus(lang, CORPUS, seed=0), config, progress=False)
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+
+
+def test_pretrain_runs_equal_each_run_pretrained_alone(tiny_model, tiny_model_config, lang, count_compiles):
+    """Own initialization, corpus stream, learning rate and weight decay per run, one program."""
+    graphdef, params = tiny_model
+    config = OptimConfig(learning_rate=1e-2, steps=4, warmup_steps=1, batch_size=2, steps_per_dispatch=2)
+    initial = [params, init_model(tiny_model_config, seed=1)[1]]
+    learning_rates, weight_decays = [1e-2, 5e-3], [0.1, 0.0]
+    params_R, corpora = stack_runs(initial), [Corpus(lang, CORPUS, seed) for seed in (0, 1)]
+    with count_compiles() as log:
+        trained_R, losses_RxS = pretrain_runs(
+            graphdef, params_R, corpora, config, learning_rates, weight_decays, progress=False
+        )
+    assert log.count == 2  # the initial states, and one chunk for both dispatches
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params_R))  # not donated away
+    assert losses_RxS.shape == (2, config.steps)
+    for run in range(2):
+        alone = dataclasses.replace(config, learning_rate=learning_rates[run], weight_decay=weight_decays[run])
+        params_alone, losses_alone = pretrain(
+            graphdef, copy_of(initial[run]), Corpus(lang, CORPUS, seed=run), alone, progress=False
+        )
+        # vmapped and single-run programs may order their float sums differently
+        np.testing.assert_allclose(losses_RxS[run], losses_alone, rtol=1e-5)
+        for batched, single in zip(jax.tree.leaves(trained_R), jax.tree.leaves(params_alone)):
+            np.testing.assert_allclose(batched[run], single, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(losses_RxS[0], losses_RxS[1])  # the runs really differ
+
+
+def test_pretrain_runs_refuses_per_run_values_that_do_not_fit(tiny_model, lang):
+    graphdef, params = tiny_model
+    corpora = [Corpus(lang, CORPUS, seed) for seed in (0, 1)]
+    params_R = stack_runs([params, params])
+    with pytest.raises(ValueError, match="learning_rates"):
+        pretrain_runs(graphdef, params_R, corpora, OptimConfig(), learning_rates=[1e-3], progress=False)
+    with pytest.raises(ValueError, match="learning_rates"):
+        pretrain_runs(graphdef, params_R, corpora, OptimConfig(), learning_rates=[1e-3, 0.0], progress=False)
+    with pytest.raises(ValueError, match="weight_decays"):
+        pretrain_runs(graphdef, params_R, corpora, OptimConfig(), weight_decays=[0.1, -0.1], progress=False)
+    with pytest.raises(ValueError, match="params_R"):
+        pretrain_runs(graphdef, stack_runs([params]), corpora, OptimConfig(), progress=False)
