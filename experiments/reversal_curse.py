@@ -20,6 +20,7 @@ import tyro
 from tqdm.auto import tqdm
 
 from lab.checkpoint import PretrainConfig, pretrained_model
+from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
 from lab.datasets import ReversalCurseConfig, ReversalsConfig, reversal_curse, reversals
 from lab.language import Language
@@ -56,6 +57,7 @@ class Config:
 
 def main(config: Config) -> None:
     start = time.perf_counter()
+    enable_compilation_cache()  # before anything compiles; LAB_COMPILATION_CACHE=0 turns it off
     config.check()
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
