@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 from flax import nnx
 
-sys.path.insert(0, str(Path(__file__).parent))  # conftest, when run as a script
+from lab.conditions import finetune_runs
+from lab.corpus import Corpus, CorpusConfig
+from lab.language import Language, LanguageConfig
+from lab.model import ModelConfig, Transformer
+from lab.train import OptimConfig, pretrain, pretrain_runs, stack_runs
 
-from conftest import TINY_MODEL  # noqa: E402
-from lab.conditions import finetune_runs  # noqa: E402
-from lab.corpus import Corpus, CorpusConfig  # noqa: E402
-from lab.language import Language, LanguageConfig  # noqa: E402
-from lab.model import Transformer  # noqa: E402
-from lab.train import OptimConfig, pretrain, pretrain_runs, stack_runs  # noqa: E402
+# tests/conftest.py's tiny model; spelled out because this file also runs as a script.
+TINY_MODEL = ModelConfig(vocab_size=128, seq_len=32, n_layers=1, d_model=16, n_heads=2, d_ff=32, positional="learned")
 
 DEVICES = 4
 FINETUNE_RUNS = 6  # not a multiple of DEVICES: two padded runs
