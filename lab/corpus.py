@@ -5,10 +5,13 @@ A document is
     <bos> FACT . FACT . ... so DERIVED . DERIVED . ... <eos>
 
 where the facts are about random names from the pretraining pool and each derived
-statement (a restatement or a reversal) follows from one fact in the same document.
-This is how the small model acquires the in-context skills a large LM brings from
-its pretraining: nothing before `so` can be predicted, everything after it can be
-read off the facts.
+statement follows from the facts in the same document: in a relational document
+(comparisons and identities) a restatement or reversal of one fact; in a
+syllogism document (`all A are B` premises forming chains) a syllogistic
+conclusion of several premises (`all C are A . all A are B .` so `all C are B .`)
+or a restatement of one. This is how the small model acquires the in-context
+skills a large LM brings from its pretraining: nothing before `so` can be
+predicted, everything after it can be read off the facts.
 
 The loss goes on the inference segment only by default: with loss on every token
 the unpredictable facts dominate the gradient and the model sits on a plateau
@@ -22,7 +25,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from lab.facts import Comparison, Fact, Identity, Sentence
+from lab.facts import Comparison, Fact, Identity, Inclusion, Sentence, syllogistic_conclusions
 from lab.language import ADJECTIVES, Language
 
 # Part of every checkpoint's cache key: bump it whenever the text that a config
@@ -44,6 +47,9 @@ class CorpusConfig:
     # only the verbatim copy `DESCRIPTION is` -> name and lost the reversal of
     # name-first facts (README, "Design choices").
     two_way_identity_share: float = 0.0
+    # Share of documents that are syllogism documents rather than relational ones. Off by
+    # default, so the default text is unchanged; at 0 no random number is drawn for it.
+    syllogism_share: float = 0.0
     max_statements: int = 4  # derived statements per document (fewer if they do not fit)
     loss_on: Literal["inference", "all"] = "inference"
     seq_len: int = 96  # tokens per training row, documents are right-padded to it
@@ -57,7 +63,9 @@ class CorpusConfig:
             raise ValueError(
                 f"corpus.min_facts ({self.min_facts}) must be >= 1 and <= corpus.max_facts ({self.max_facts})"
             )
-        for field in ("identity_share", "reversal_share", "forward_identity_share", "two_way_identity_share"):
+        for field in (
+            "identity_share", "reversal_share", "forward_identity_share", "two_way_identity_share", "syllogism_share",
+        ):
             if not 0.0 <= getattr(self, field) <= 1.0:
                 raise ValueError(f"corpus.{field} must lie in [0, 1], got {getattr(self, field)}")
         if self.loss_on not in ("inference", "all"):
@@ -66,7 +74,11 @@ class CorpusConfig:
             raise ValueError(f"corpus.max_statements must be >= 1, got {self.max_statements}")
 
     def check_fits(self, lang: Language) -> None:
-        """Raise unless a document with `max_facts` facts and one statement fits `seq_len`."""
+        """Raise unless a document with `max_facts` facts and one statement fits `seq_len`.
+
+        A syllogism document has at most `max_facts` premises, each no longer than a
+        relational fact, so the relational bound covers it.
+        """
         longest = max_sentence_length(lang)
         fact_sentences = self.max_facts * (2 if self.two_way_identity_share > 0 else 1)
         need = (fact_sentences + 1) * longest + 3  # <bos>, so, <eos>
@@ -82,7 +94,8 @@ def max_sentence_length(lang: Language) -> int:
     """Tokens in the longest sentence the corpus can produce."""
     n = lang.config.name_length
     identity, comparison = 3 * n + 4, 2 * n + 5  # `A is the X of Y .`, `A are more ADJ than B .`
-    return max(identity, comparison)
+    inclusion = 2 * n + 3  # `all A are B .`
+    return max(identity, comparison, inclusion)
 
 
 def document(
@@ -143,6 +156,39 @@ def random_facts(
     return facts
 
 
+def random_chains(lang: Language, rng: np.random.Generator, n_premises: int, held_out: bool) -> list[Inclusion]:
+    """`n_premises` inclusions over distinct fresh names, chain by chain.
+
+    A chain over names t0, t1, ..., tk is `all t0 are t1`, ..., `all t(k-1) are tk`.
+    With four or more premises there are two chains (each of at least two premises,
+    so each has a conclusion) half of the time, else one; a second chain makes the
+    reader pick which premises link up rather than chain everything in sight.
+    """
+    if n_premises < 1:
+        raise ValueError(f"a syllogism document needs at least one premise, got {n_premises}")
+    lengths = [n_premises]
+    if n_premises >= 4 and rng.random() < 0.5:
+        first = int(rng.integers(2, n_premises - 1))
+        lengths = [first, n_premises - first]
+    names = iter(lang.sample_names(rng, n_premises + len(lengths), held_out))
+    premises = []
+    for length in lengths:
+        terms = [next(names) for _ in range(length + 1)]
+        premises += [Inclusion(a, b) for a, b in zip(terms, terms[1:])]
+    return premises
+
+
+def _leading_fit(statements: Sequence[Sentence], budget: int, max_statements: int) -> list[Sentence]:
+    """The first statements, at most `max_statements`, up to the first that overflows `budget` tokens."""
+    out = []
+    for s in statements[:max_statements]:
+        if len(s) > budget:
+            break
+        out.append(s)
+        budget -= len(s)
+    return out
+
+
 class Corpus:
     """Seeded generator of pretraining batches."""
 
@@ -158,6 +204,38 @@ class Corpus:
         return c.min_facts + int((c.max_facts - c.min_facts) * step / c.curriculum_steps)
 
     def sample_document(self, max_facts: int) -> tuple[list[int], list[float]]:
+        """Tokens and loss weights of one document of at most `max_facts` facts."""
+        c, rng = self.config, self.rng
+        # At share 0 draw nothing: the stream stays as it was before syllogism documents.
+        if c.syllogism_share > 0 and rng.random() < c.syllogism_share:
+            fact_sentences, inferences = self._syllogism_text(max_facts)
+        else:
+            fact_sentences, inferences = self._relational_text(max_facts)
+        tokens, weights = document(self.lang, fact_sentences, inferences)
+        if c.loss_on == "all":
+            weights = [1.0] * len(tokens)
+        return tokens, weights
+
+    def _syllogism_text(self, max_facts: int) -> tuple[list[Sentence], list[Sentence]]:
+        """Premises (shuffled chains), then conclusions before restatements.
+
+        At least two premises whenever `max_facts` allows, since one premise has no
+        conclusion. Conclusions go first so that they, the skill this document
+        exists for, are what `max_statements` and the length budget keep.
+        """
+        c, lang, rng = self.config, self.lang, self.rng
+        low = min(max_facts, max(2, c.min_facts))
+        premises = random_chains(lang, rng, int(rng.integers(low, max_facts + 1)), held_out=False)
+        premises = [premises[i] for i in rng.permutation(len(premises))]
+        conclusions = syllogistic_conclusions(premises)
+        statements = [conclusions[i].sentence(lang) for i in rng.permutation(len(conclusions))]
+        statements += [premises[i].restatement(lang) for i in rng.permutation(len(premises))]
+        fact_sentences = [p.sentence(lang) for p in premises]
+        budget = c.seq_len - sum(map(len, fact_sentences)) - 3
+        return fact_sentences, _leading_fit(statements, budget, c.max_statements)
+
+    def _relational_text(self, max_facts: int) -> tuple[list[Sentence], list[Sentence]]:
+        """Comparison and identity facts, then restatements and reversals of some of them."""
         c, lang, rng = self.config, self.lang, self.rng
         facts = random_facts(
             lang, rng, int(rng.integers(c.min_facts, max_facts + 1)),
@@ -176,10 +254,7 @@ class Corpus:
                 break
             inferences.append(s)
             budget -= len(s)
-        tokens, weights = document(lang, fact_sentences, inferences)
-        if c.loss_on == "all":
-            weights = [1.0] * len(tokens)
-        return tokens, weights
+        return fact_sentences, inferences
 
     def batch(self, batch_size: int, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """tokens int32[batch, seq_len] and loss weights float32[batch, seq_len]."""

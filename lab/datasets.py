@@ -16,7 +16,7 @@ import numpy as np
 
 from lab.corpus import random_facts
 from lab.evaluate import Choice
-from lab.facts import Comparison, Fact, Identity, Sentence
+from lab.facts import QUANTIFIERS, Comparison, Fact, Identity, Inclusion, Sentence, quantified
 from lab.language import Language
 
 
@@ -72,6 +72,19 @@ class ReversalCurseConfig:
             )
 
 
+@dataclass(frozen=True)
+class SyllogismsConfig:
+    """Premise pairs `all A are B . all C are A .`; tests the premises and `all C are B`."""
+
+    n_worlds: int = 12
+    chains_per_world: int = 2  # independent premise pairs per world, over distinct names
+
+    def __post_init__(self):
+        for name in ("n_worlds", "chains_per_world"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"syllogisms.{name} must be >= 1, got {getattr(self, name)}")
+
+
 def _shuffled_choice(rng: np.random.Generator, right: Sentence, wrong: list[Sentence]) -> Choice:
     """The right option among the wrong ones at a random position (argmax ties favour none)."""
     options = [right, *wrong]
@@ -124,3 +137,39 @@ def reversal_curse(lang: Language, config: ReversalCurseConfig, seed: int) -> Da
         }
         worlds.append(World(tuple(people), tuple(sentences), tests))
     return Dataset("reversal_curse", ("trained", "reversed"), tuple(worlds))
+
+
+def _quantified_choice(rng: np.random.Generator, lang: Language, right: Inclusion) -> Choice:
+    """`right` among the six statements over its two names (all / some / no, both ways).
+
+    None of the other five follows from inclusions (see `facts.entailed_sentences`).
+    """
+    options = [
+        quantified(lang, q, first, second)
+        for q in QUANTIFIERS for first, second in ((right.subject, right.object), (right.object, right.subject))
+    ]
+    wanted = right.sentence(lang)
+    return _shuffled_choice(rng, wanted, [o for o in options if o != wanted])
+
+
+def syllogisms(lang: Language, config: SyllogismsConfig, seed: int) -> Dataset:
+    """Worlds of `chains_per_world` premise pairs over held-out names.
+
+    A world's facts are, pair by pair, `all A are B` then `all C are A`; its text is
+    all the premises in random order. Splits: `trained` asks each premise among the
+    six statements over its two names, `syllogism` asks each pair's conclusion
+    `all C are B` among the six over C and B. Chance is 1/6 for both.
+    """
+    rng = np.random.default_rng([seed, 3])
+    worlds = []
+    for _ in range(config.n_worlds):
+        names = lang.sample_names(rng, 3 * config.chains_per_world, held_out=True)
+        pairs = [(Inclusion(a, b), Inclusion(c, a)) for a, b, c in zip(names[0::3], names[1::3], names[2::3])]
+        facts = [f for pair in pairs for f in pair]
+        sentences = [facts[i].sentence(lang) for i in rng.permutation(len(facts))]
+        tests = {
+            "trained": tuple(_quantified_choice(rng, lang, f) for f in facts),
+            "syllogism": tuple(_quantified_choice(rng, lang, Inclusion(c.subject, a.object)) for a, c in pairs),
+        }
+        worlds.append(World(tuple(facts), tuple(sentences), tests))
+    return Dataset("syllogisms", ("trained", "syllogism"), tuple(worlds))

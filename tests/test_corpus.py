@@ -1,16 +1,20 @@
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
 
-from lab.corpus import Corpus, CorpusConfig, bucket_length, document, max_sentence_length, pad_rows
-from lab.facts import Comparison, Identity
+from lab.corpus import (
+    Corpus, CorpusConfig, bucket_length, document, max_sentence_length, pad_rows, random_chains,
+)
+from lab.facts import Comparison, Identity, Inclusion, entailed_sentences, syllogistic_conclusions
 from lab.language import ADJECTIVES, Language, LanguageConfig
 
 SMALL = CorpusConfig(
     min_facts=1, max_facts=4, identity_share=0.5, reversal_share=0.5, forward_identity_share=0.5,
     two_way_identity_share=0.0, max_statements=8, loss_on="inference", seq_len=64, curriculum_steps=0,
 )
+SYLLOGISMS = dataclasses.replace(SMALL, max_statements=4, syllogism_share=1.0)
 
 
 def sample_documents(lang, config, n, seed=0):
@@ -42,6 +46,9 @@ def parse_fact(lang, sentence):
     """The Fact that `sentence` states (inverse of Fact.sentence)."""
     n = lang.config.name_length
     words = [lang.words[t] for t in sentence]
+    if words[0] == "all":  # all NAME are NAME .
+        assert words[n + 1] == "are" and len(sentence) == 2 * n + 3
+        return Inclusion(sentence[1 : n + 1], sentence[n + 2 : 2 * n + 2])
     if "are" in words:  # NAME are more|less ADJ than NAME .
         assert words[n] == "are" and words[n + 3] == "than"
         return Comparison(sentence[:n], words[n + 2], sentence[n + 4 : 2 * n + 4], more=words[n + 1] == "more")
@@ -51,10 +58,13 @@ def parse_fact(lang, sentence):
     return Identity(sentence[:n], (sentence[n + 2 : 2 * n + 2], sentence[2 * n + 3 : 3 * n + 3]), True)
 
 
+@pytest.mark.parametrize("syllogism_share", [0.0, 0.5])
 @pytest.mark.parametrize("name_length", [1, 2, 3])
-def test_no_held_out_name_occurs_in_any_pretraining_document(name_runs, name_length):
+def test_no_held_out_name_occurs_in_any_pretraining_document(name_runs, name_length, syllogism_share):
     lang = Language(LanguageConfig(name_length=name_length))
-    config = dataclasses.replace(SMALL, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3)
+    config = dataclasses.replace(
+        SMALL, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3, syllogism_share=syllogism_share
+    )
     held_out = {tuple(n) for n in lang.held_out_names.tolist()}
     pretraining = {tuple(n) for n in lang.pretraining_names.tolist()}
     documents = sample_documents(lang, config, 300)
@@ -216,6 +226,8 @@ def test_shares_outside_unit_interval_are_rejected():
         CorpusConfig(reversal_share=-0.1)
     with pytest.raises(ValueError, match="corpus.two_way_identity_share"):
         CorpusConfig(two_way_identity_share=2.0)
+    with pytest.raises(ValueError, match="corpus.syllogism_share"):
+        CorpusConfig(syllogism_share=1.1)
 
 
 def test_two_way_identities_are_stated_in_both_directions_among_the_facts(lang):
@@ -255,3 +267,102 @@ def test_seq_len_too_small_for_max_facts_is_rejected(lang):
         Corpus(lang, config, seed=0)
     # exactly enough room passes
     dataclasses.replace(SMALL, max_facts=8, seq_len=9 * max_sentence_length(lang) + 3).check_fits(lang)
+
+
+# --- syllogism documents -----------------------------------------------------------
+
+# sha256 of the default config's first batches at steps 0 and 10_000 (seed 0), taken
+# before syllogism documents existed. If this changes, the default text changed:
+# bump corpus.TEXT_FORMAT and update the digest.
+DEFAULT_STREAM_DIGEST = "c1efb8a7126659c2694df6bf209fcb4284fde0abf9a44cd063a825c39fe495f5"
+
+
+def stream_digest(lang, config):
+    corpus, digest = Corpus(lang, config, seed=0), hashlib.sha256()
+    for step in (0, 10_000):
+        tokens, weights = corpus.batch(8, step)
+        digest.update(tokens.tobytes())
+        digest.update(weights.tobytes())
+    return digest.hexdigest()
+
+
+def test_syllogism_share_zero_leaves_the_default_stream_bit_identical():
+    lang = Language(LanguageConfig(name_length=2, held_out_fraction=0.25, seed=0, distinct_syllables=True))
+    assert CorpusConfig().syllogism_share == 0.0
+    assert stream_digest(lang, CorpusConfig()) == DEFAULT_STREAM_DIGEST
+    assert stream_digest(lang, CorpusConfig(syllogism_share=0.1)) != DEFAULT_STREAM_DIGEST  # the check can fail
+
+
+def test_random_chains_link_distinct_names(lang, rng):
+    for n_premises in range(1, 8):
+        for _ in range(20):
+            premises = random_chains(lang, rng, n_premises, held_out=False)
+            assert len(premises) == n_premises and all(isinstance(p, Inclusion) for p in premises)
+            # each name is the subject of at most one premise and the object of at most one
+            subjects, objects = [p.subject for p in premises], [p.object for p in premises]
+            assert len(set(subjects)) == len(set(objects)) == n_premises
+            starts = set(subjects) - set(objects)  # one start per chain
+            assert len(starts) in ((1, 2) if n_premises >= 4 else (1,))
+            # every chain has two or more premises, so each yields a conclusion
+            if n_premises >= 2:
+                concluded = {c.subject for c in syllogistic_conclusions(premises)}
+                assert starts <= concluded
+
+
+def test_every_syllogism_inference_is_entailed_by_its_premises(lang):
+    n_conclusions = n_restatements = 0
+    for tokens, _ in sample_documents(lang, SYLLOGISMS, 300):
+        fact_sentences, derived = parse_document(lang, tokens)
+        premises = [parse_fact(lang, s) for s in fact_sentences]
+        assert all(isinstance(p, Inclusion) for p in premises)
+        assert [p.sentence(lang) for p in premises] == fact_sentences  # the parser understood them
+        assert min(2, SYLLOGISMS.max_facts) <= len(premises) <= SYLLOGISMS.max_facts
+        assert 1 <= len(derived) <= SYLLOGISMS.max_statements and len(set(derived)) == len(derived)
+        entailed = entailed_sentences(lang, premises)
+        for statement in derived:
+            assert statement in entailed, f"{lang.decode(statement)!r} does not follow from {lang.decode(tokens)!r}"
+        # conclusions come first: no restatement precedes a conclusion
+        is_restatement = [s in fact_sentences for s in derived]
+        assert is_restatement == sorted(is_restatement)
+        n_restatements += sum(is_restatement)
+        n_conclusions += len(derived) - sum(is_restatement)
+    assert n_conclusions > 300 and n_restatements > 50  # both kinds occur, conclusions most
+
+
+def test_syllogism_documents_respect_the_curriculum_and_the_length_budget(lang):
+    config = dataclasses.replace(
+        SYLLOGISMS, min_facts=1, max_facts=6, max_statements=8, curriculum_steps=100,
+        seq_len=7 * max_sentence_length(lang) + 3,
+    )
+    corpus = Corpus(lang, config, seed=1)
+    for step in (0, 30, 60, 100):
+        for _ in range(30):
+            tokens, weights = corpus.sample_document(corpus.max_facts_at(step))
+            fact_sentences, derived = parse_document(lang, tokens)
+            assert len(fact_sentences) <= corpus.max_facts_at(step)
+            assert len(tokens) <= config.seq_len and derived
+            assert weights[tokens.index(lang.id("so")) + 1] == 1.0
+
+
+def test_syllogism_documents_use_names_sharing_no_syllable(lang, name_runs):
+    for tokens, _ in sample_documents(lang, SYLLOGISMS, 50):
+        fact_sentences, _ = parse_document(lang, tokens)
+        names = set(name_runs([t for s in fact_sentences for t in s]))
+        syllables = [s for n in names for s in n]
+        assert len(set(syllables)) == len(syllables)
+
+
+def test_syllogism_share_mixes_the_two_kinds_of_document(lang):
+    config = dataclasses.replace(SMALL, syllogism_share=0.5)
+    kinds = [
+        isinstance(parse_fact(lang, parse_document(lang, tokens)[0][0]), Inclusion)
+        for tokens, _ in sample_documents(lang, config, 400)
+    ]
+    assert 0.4 < np.mean(kinds) < 0.6
+
+
+def test_inclusions_fit_within_max_sentence_length(lang):
+    for name_length in (1, 2, 3):
+        language = Language(LanguageConfig(name_length=name_length))
+        premise = random_chains(language, np.random.default_rng(0), 1, held_out=False)[0]
+        assert len(premise.sentence(language)) == 2 * name_length + 3 <= max_sentence_length(language)

@@ -1,10 +1,13 @@
 import pytest
 
-from lab.datasets import ReversalCurseConfig, ReversalsConfig, reversal_curse, reversals
-from lab.facts import Comparison, Identity
+from lab.datasets import (
+    ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, reversal_curse, reversals, syllogisms,
+)
+from lab.facts import QUANTIFIERS, Comparison, Identity, Inclusion, entailed_sentences, quantified
 
 REVERSALS = ReversalsConfig(n_worlds=3, facts_per_world=4)
 CURSE = ReversalCurseConfig(n_worlds=3, one_way_per_world=3, two_way_per_world=2, n_options=3)
+SYLLOGISMS = SyllogismsConfig(n_worlds=4, chains_per_world=3)
 
 
 @pytest.fixture(scope="module")
@@ -15,6 +18,11 @@ def reversals_dataset(lang):
 @pytest.fixture(scope="module")
 def curse_dataset(lang):
     return reversal_curse(lang, CURSE, seed=0)
+
+
+@pytest.fixture(scope="module")
+def syllogisms_dataset(lang):
+    return syllogisms(lang, SYLLOGISMS, seed=0)
 
 
 def all_tokens(world):
@@ -165,19 +173,99 @@ def test_curse_right_options_are_true_and_distractors_false(lang, curse_dataset)
                         assert description == right_description
 
 
-# --- both ------------------------------------------------------------------------
+# --- syllogisms -------------------------------------------------------------------
 
 
-def test_same_seed_gives_the_same_datasets_and_another_seed_does_not(lang, reversals_dataset, curse_dataset):
+def pairs_of(world):
+    """The world's premise pairs (all A are B, all C are A), as `syllogisms` orders its facts."""
+    return list(zip(world.facts[0::2], world.facts[1::2]))
+
+
+def six_statements(lang, first, second):
+    return {quantified(lang, q, x, y) for q in QUANTIFIERS for x, y in ((first, second), (second, first))}
+
+
+def test_syllogisms_worlds_use_only_held_out_names(lang, syllogisms_dataset, name_runs):
+    held_out = {tuple(n) for n in lang.held_out_names.tolist()}
+    for world in syllogisms_dataset.worlds:
+        names = name_runs(all_tokens(world))
+        assert names and set(names) <= held_out
+        facts_names = [n for f in world.facts for n in (f.subject, f.object)]
+        assert len(set(facts_names)) == 3 * SYLLOGISMS.chains_per_world  # distinct names, pairs share none
+
+
+def test_syllogisms_has_its_splits_and_item_counts(syllogisms_dataset):
+    assert syllogisms_dataset.name == "syllogisms"
+    assert syllogisms_dataset.splits == ("trained", "syllogism")
+    assert len(syllogisms_dataset.worlds) == SYLLOGISMS.n_worlds
+    for world in syllogisms_dataset.worlds:
+        assert set(world.tests) == {"trained", "syllogism"}
+        assert len(world.tests["trained"]) == 2 * SYLLOGISMS.chains_per_world
+        assert len(world.tests["syllogism"]) == SYLLOGISMS.chains_per_world
+        for items in world.tests.values():
+            assert all(len(c.options) == len(set(c.options)) == 6 and c.chance == 1 / 6 for c in items)
+    assert syllogisms_dataset.n_items("syllogism") == SYLLOGISMS.n_worlds * SYLLOGISMS.chains_per_world
+
+
+def test_syllogisms_world_text_states_premise_pairs(lang, syllogisms_dataset):
+    for world in syllogisms_dataset.worlds:
+        assert all(isinstance(f, Inclusion) for f in world.facts)
+        assert sorted(world.sentences) == sorted(f.sentence(lang) for f in world.facts)
+        for premise, link in pairs_of(world):  # all A are B . all C are A .
+            assert link.object == premise.subject
+
+
+def test_syllogisms_items_ask_the_premises_and_the_conclusion_among_six(lang, syllogisms_dataset):
+    for world in syllogisms_dataset.worlds:
+        for fact, choice in zip(world.facts, world.tests["trained"]):
+            assert choice.options[choice.answer] == fact.sentence(lang)
+            assert set(choice.options) == six_statements(lang, fact.subject, fact.object)
+        for (premise, link), choice in zip(pairs_of(world), world.tests["syllogism"]):
+            conclusion = Inclusion(link.subject, premise.object)  # all C are B
+            assert choice.options[choice.answer] == conclusion.sentence(lang)
+            assert set(choice.options) == six_statements(lang, link.subject, premise.object)
+
+
+def test_syllogisms_right_options_are_entailed_and_distractors_are_not(lang, syllogisms_dataset):
+    for world in syllogisms_dataset.worlds:
+        entailed = entailed_sentences(lang, world.facts)
+        for items in world.tests.values():
+            for choice in items:
+                for i, option in enumerate(choice.options):
+                    assert (option in entailed) == (i == choice.answer)
+
+
+def test_syllogism_options_never_repeat_a_training_sentence(syllogisms_dataset):
+    for world in syllogisms_dataset.worlds:
+        options = {o for c in world.tests["syllogism"] for o in c.options}
+        assert not options & set(world.sentences)
+
+
+def test_syllogisms_premise_order_and_answer_positions_vary(lang, syllogisms_dataset):
+    in_fact_order = [w.sentences == tuple(f.sentence(lang) for f in w.facts) for w in syllogisms_dataset.worlds]
+    assert not all(in_fact_order)  # the text does not give away which premises pair up
+    answers = {c.answer for w in syllogisms_dataset.worlds for items in w.tests.values() for c in items}
+    assert len(answers) >= 4
+
+
+# --- all -------------------------------------------------------------------------
+
+
+def test_same_seed_gives_the_same_datasets_and_another_seed_does_not(
+    lang, reversals_dataset, curse_dataset, syllogisms_dataset
+):
     assert reversals(lang, REVERSALS, seed=0) == reversals_dataset
     assert reversal_curse(lang, CURSE, seed=0) == curse_dataset
+    assert syllogisms(lang, SYLLOGISMS, seed=0) == syllogisms_dataset
     assert reversals(lang, REVERSALS, seed=1) != reversals_dataset
     assert reversal_curse(lang, CURSE, seed=1) != curse_dataset
+    assert syllogisms(lang, SYLLOGISMS, seed=1) != syllogisms_dataset
 
 
 def test_default_configs_build(lang):
     assert len(reversals(lang, ReversalsConfig(), seed=0).worlds) == ReversalsConfig().n_worlds
     assert len(reversal_curse(lang, ReversalCurseConfig(), seed=0).worlds) == ReversalCurseConfig().n_worlds
+    assert len(syllogisms(lang, SyllogismsConfig(), seed=0).worlds) == SyllogismsConfig().n_worlds
 
 
 def test_reversals_config_validates():
@@ -194,3 +282,10 @@ def test_reversal_curse_config_validates():
         ReversalCurseConfig(n_options=1)
     with pytest.raises(ValueError, match="reversal_curse.n_options"):
         ReversalCurseConfig(one_way_per_world=2, two_way_per_world=1, n_options=4)
+
+
+def test_syllogisms_config_validates():
+    with pytest.raises(ValueError, match="syllogisms.n_worlds"):
+        SyllogismsConfig(n_worlds=0)
+    with pytest.raises(ValueError, match="syllogisms.chains_per_world"):
+        SyllogismsConfig(chains_per_world=0)
