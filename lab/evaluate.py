@@ -1,4 +1,4 @@
-"""Scoring: multiple choice by summed log-likelihood, and greedy decoding.
+"""Scoring: multiple choice by summed log-likelihood, and decoding (greedy or sampled).
 
 A multiple-choice item is a prompt and a few options; the model's choice is the
 option whose tokens have the highest summed log-likelihood after the prompt. All
@@ -94,28 +94,38 @@ def score_choices(graphdef, params, prompts, choices: Sequence[Choice], seq_len:
     return logp.argmax(axis=-1) == np.array([c.answer for c in choices])
 
 
-@partial(jax.jit, static_argnums=(0, 4))
-def _greedy(graphdef, params, tokens_BxT, lengths_B, max_new_tokens):
-    def step(carry, _):
+@partial(jax.jit, static_argnums=(0, 4, 5))
+def _decode(graphdef, params, tokens_BxT, lengths_B, max_new_tokens, temperature, key):
+    def step(carry, key):
         tokens_BxT, lengths_B = carry
         logits_BxTxV = forward(graphdef, params, tokens_BxT)
         last_BxV = jnp.take_along_axis(logits_BxTxV, (lengths_B - 1)[:, None, None], axis=1)[:, 0]
-        next_B = jnp.argmax(last_BxV, axis=-1).astype(tokens_BxT.dtype)
-        tokens_BxT = tokens_BxT.at[jnp.arange(tokens_BxT.shape[0]), lengths_B].set(next_B)
+        if temperature == 0.0:
+            next_B = jnp.argmax(last_BxV, axis=-1)
+        else:
+            next_B = jax.random.categorical(key, last_BxV / temperature, axis=-1)
+        tokens_BxT = tokens_BxT.at[jnp.arange(tokens_BxT.shape[0]), lengths_B].set(next_B.astype(tokens_BxT.dtype))
         return (tokens_BxT, lengths_B + 1), next_B
 
-    _, new_NxB = jax.lax.scan(step, (tokens_BxT, lengths_B), None, length=max_new_tokens)
+    _, new_NxB = jax.lax.scan(step, (tokens_BxT, lengths_B), jax.random.split(key, max_new_tokens))
     return new_NxB.T
 
 
-def greedy_decode(
-    graphdef, params, prompts: Sequence[Sequence[int]], max_new_tokens: int, seq_len: int, pad: int
+def decode(
+    graphdef, params, prompts: Sequence[Sequence[int]], max_new_tokens: int, seq_len: int, pad: int,
+    temperature: float = 0.0, key: jax.Array | None = None,
 ) -> np.ndarray:
-    """int32[prompts, max_new_tokens]: greedy continuations of each prompt.
+    """int32[prompts, max_new_tokens]: continuations of each prompt, greedy or sampled.
 
-    Recomputes the whole (fixed-length) sequence per token: no cache, but one
-    compiled program for any prompts of up to `seq_len - max_new_tokens` tokens.
+    `temperature` 0 decodes greedily; above 0 it samples from the softmax of
+    logits / temperature with `key`. Recomputes the whole (fixed-length) sequence
+    per token: no cache, but one compiled program for any prompts of up to
+    `seq_len - max_new_tokens` tokens.
     """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature > 0 and key is None:
+        raise ValueError("sampling (temperature > 0) needs a key")
     longest = max(map(len, prompts))
     if longest + max_new_tokens > seq_len:
         raise ValueError(f"prompt of {longest} tokens + {max_new_tokens} new ones exceeds seq_len={seq_len}")
@@ -123,4 +133,12 @@ def greedy_decode(
     for i, p in enumerate(prompts):
         tokens[i, : len(p)] = p
     lengths = np.array([len(p) for p in prompts], np.int32)
-    return np.asarray(_greedy(graphdef, params, tokens, lengths, max_new_tokens))
+    key = jax.random.key(0) if key is None else key  # unused when greedy
+    return np.asarray(_decode(graphdef, params, tokens, lengths, max_new_tokens, float(temperature), key)).astype(np.int32)
+
+
+def greedy_decode(
+    graphdef, params, prompts: Sequence[Sequence[int]], max_new_tokens: int, seq_len: int, pad: int
+) -> np.ndarray:
+    """int32[prompts, max_new_tokens]: greedy continuations of each prompt."""
+    return decode(graphdef, params, prompts, max_new_tokens, seq_len, pad)

@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from lab.evaluate import Choice, greedy_decode, option_logprobs, pack_choices, score_choices
+from lab.evaluate import Choice, decode, greedy_decode, option_logprobs, pack_choices, score_choices
 from lab.model import forward
 
 PAD = 0
@@ -128,3 +128,25 @@ def test_greedy_decode_rejects_prompts_too_long_for_the_new_tokens(tiny_model):
     graphdef, params = tiny_model
     with pytest.raises(ValueError, match="seq_len=32"):
         greedy_decode(graphdef, params, [[1] * 29], max_new_tokens=4, seq_len=SEQ_LEN, pad=PAD)
+
+
+def test_sampled_decoding_is_seeded_and_varies_with_the_key(tiny_model):
+    graphdef, params = tiny_model
+    prompts = [[1, 40, 41]] * 8
+    sample = lambda seed: decode(graphdef, params, prompts, 6, SEQ_LEN, PAD, temperature=1.0, key=jax.random.key(seed))
+    assert (sample(0) == sample(0)).all()
+    assert (sample(0) != sample(1)).any()
+    assert len({tuple(row) for row in sample(0).tolist()}) > 1  # rows draw apart from one another
+
+
+def test_sampling_at_a_tiny_temperature_is_greedy(tiny_model):
+    graphdef, params = tiny_model
+    prompts = [[1, 40, 41, 42, 43], [1, 50]]
+    cold = decode(graphdef, params, prompts, 4, SEQ_LEN, PAD, temperature=1e-4, key=jax.random.key(3))
+    assert (cold == greedy_decode(graphdef, params, prompts, 4, SEQ_LEN, PAD)).all()
+
+
+def test_sampling_needs_a_key(tiny_model):
+    graphdef, params = tiny_model
+    with pytest.raises(ValueError, match="key"):
+        decode(graphdef, params, [[1, 2]], 4, SEQ_LEN, PAD, temperature=1.0)
