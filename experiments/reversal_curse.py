@@ -30,6 +30,8 @@ from lab.results import ResultsTable, markdown_table, summarize
 from lab.study import run_cells
 from lab.train import trainable_labels
 
+CONDITIONS = ("icl", "ft")  # the augmented conditions are experiments/study.py's
+
 
 @dataclass(frozen=True)
 class Config:
@@ -72,7 +74,8 @@ def main(config: Config) -> None:
         if pending:
             datasets = [builders[name](seed) for seed in pending]
             # All seeds' fine-tuning runs in one batched program; rows are written when it ends.
-            table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune, config.pretrain.model.seq_len))
+            table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune,
+                                 config.pretrain.model.seq_len, CONDITIONS))
     summaries = summarize(table.rows)
     summary = markdown_table(summaries)
     (config.out / "summary.md").write_text(summary + "\n")

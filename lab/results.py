@@ -25,9 +25,14 @@ class ResultRow:
     accuracy: float
     n_items: int
     chance: float
+    # Augmented fine-tuning only: statements added to the seed's worlds, and the
+    # share of the model-written ones that its world's facts entail.
+    n_augmentations: int = 0
+    valid_share: float | None = None  # None where the model wrote nothing
 
 
 COLUMNS = tuple(f.name for f in fields(ResultRow))
+LEGACY_COLUMNS = COLUMNS[:7]  # results.csv before augmentation was added: read as if none
 
 
 class ResultsTable:
@@ -35,8 +40,11 @@ class ResultsTable:
         self.path = Path(path)
         self.rows: list[ResultRow] = read_results(self.path) if self.path.exists() else []
 
-    def has(self, dataset: str, seed: int) -> bool:
-        return any(r.dataset == dataset and r.seed == seed for r in self.rows)
+    def has(self, dataset: str, seed: int, condition: str | None = None) -> bool:
+        """Whether rows of this dataset and seed (and condition, if given) are in."""
+        return any(
+            r.dataset == dataset and r.seed == seed and condition in (None, r.condition) for r in self.rows
+        )
 
     def add(self, rows: list[ResultRow]) -> None:
         self.rows.extend(rows)
@@ -51,23 +59,29 @@ def write_results(path: Path, rows: list[ResultRow]) -> None:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({**asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}"})
+            writer.writerow({**asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
+                             "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}"})
     os.replace(tmp, path)
 
 
 def read_results(path: Path) -> list[ResultRow]:
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
+        if tuple(reader.fieldnames or ()) not in (COLUMNS, LEGACY_COLUMNS):
             raise ValueError(
                 f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
                 "move it away or point --out at a fresh folder"
             )
         return [
             ResultRow(r["dataset"], r["split"], r["condition"], int(r["seed"]), float(r["accuracy"]),
-                      int(r["n_items"]), float(r["chance"]))
+                      int(r["n_items"]), float(r["chance"]), int(r.get("n_augmentations", 0)),
+                      _optional_float(r.get("valid_share", "")))
             for r in reader
         ]
+
+
+def _optional_float(text: str) -> float | None:
+    return float(text) if text else None
 
 
 # Two-sided 95% Student-t quantiles for 1..30 degrees of freedom; normal beyond.
@@ -95,22 +109,37 @@ class Summary:
     interval: float  # 95% half-width over seeds
     n_seeds: int
     chance: float
+    valid_share: float | None = None  # mean over seeds of the model-written augmentations' validity
 
 
-def summarize(rows: list[ResultRow]) -> list[Summary]:
+def summarize(rows: list[ResultRow], condition_order: tuple[str, ...] = ()) -> list[Summary]:
+    """One summary per dataset × split × condition; conditions in `condition_order` come in that order."""
     groups: dict[tuple[str, str, str], list[ResultRow]] = {}
     for r in rows:
         groups.setdefault((r.dataset, r.split, r.condition), []).append(r)
     out = []
     for (dataset, split, condition), group in groups.items():
         mean, interval = mean_and_interval([r.accuracy for r in group])
-        out.append(Summary(dataset, split, condition, mean, interval, len(group), group[0].chance))
-    return out
+        shares = [r.valid_share for r in group if r.valid_share is not None]
+        valid = float(np.mean(shares)) if shares else None
+        out.append(Summary(dataset, split, condition, mean, interval, len(group), group[0].chance, valid))
+    first_seen = {key: i for i, key in enumerate(dict.fromkeys(k for s in out for k in ((s.dataset,), (s.dataset, s.split))))}
+    rank = {c: i for i, c in enumerate(condition_order)}
+    return sorted(out, key=lambda s: (first_seen[s.dataset,], first_seen[s.dataset, s.split], rank.get(s.condition, len(rank))))
 
 
 def markdown_table(summaries: list[Summary]) -> str:
-    lines = ["| dataset | split | condition | accuracy (mean ± 95% CI) | seeds | chance |", "|---|---|---|---|---|---|"]
+    with_validity = any(s.valid_share is not None for s in summaries)
+    header = "| dataset | split | condition | accuracy (mean ± 95% CI) | seeds | chance |"
+    rule = "|---|---|---|---|---|---|"
+    if with_validity:
+        header, rule = header + " valid augmentations |", rule + "---|"
+    lines = [header, rule]
     for s in summaries:
         interval = "" if math.isnan(s.interval) else f" ± {s.interval:.3f}"
-        lines.append(f"| {s.dataset} | {s.split} | {s.condition} | {s.mean:.3f}{interval} | {s.n_seeds} | {s.chance:.2f} |")
+        line = f"| {s.dataset} | {s.split} | {s.condition} | {s.mean:.3f}{interval} | {s.n_seeds} | {s.chance:.2f} |"
+        if with_validity:
+            line += "" if s.valid_share is None else f" {s.valid_share:.2f}"
+            line += " |"
+        lines.append(line)
     return "\n".join(lines)

@@ -14,13 +14,17 @@ import jax
 import numpy as np
 
 from lab.corpus import bucket_length
-from lab.conditions import FinetuneConfig, finetune_worlds, ft_prompt, icl_prompt
+from lab.augment import AugmentConfig, augmentations
+from lab.conditions import (
+    FinetuneConfig, augmented_documents, finetune_examples, finetuning_documents, ft_prompt, icl_prompt, split_documents,
+)
 from lab.datasets import Dataset
 from lab.evaluate import option_logprobs, pack_choices, sequence_logprob
 from lab.language import Language
 from lab.results import ResultRow
 
-CONDITIONS = ("icl", "ft")
+CONDITIONS = ("icl", "ft", "ft_split", "ft_aug_local", "ft_aug_global", "ft_aug_oracle")
+AUGMENTATION = {"ft_aug_local": "local", "ft_aug_global": "global", "ft_aug_oracle": "oracle"}
 
 
 @partial(jax.jit, static_argnums=0)
@@ -58,37 +62,70 @@ def ft_correct(graphdef, world_params, lang: Language, dataset: Dataset, split: 
 
 def run_cells(
     graphdef, params, lang: Language, datasets: Sequence[Dataset], seeds: Sequence[int],
-    finetune: FinetuneConfig, seq_len: int,
+    finetune: FinetuneConfig, seq_len: int, conditions: Sequence[str] = CONDITIONS,
+    augment: AugmentConfig = AugmentConfig(),
 ) -> list[ResultRow]:
-    """Accuracy of every split under every condition, for each (dataset, seed) pair.
+    """Accuracy of every split under each condition, for each (dataset, seed) pair.
 
-    The worlds of all the datasets are fine-tuned together, one vmapped program.
+    Per fine-tuning condition, the worlds of all the datasets are fine-tuned
+    together, one vmapped program. Rows come ordered by pair, split, condition.
     """
+    unknown = set(conditions) - set(CONDITIONS)
+    if unknown:
+        raise ValueError(f"unknown conditions {sorted(unknown)}; choose from {CONDITIONS}")
     pairs = list(zip(datasets, seeds, strict=True))
-    worlds = [world for dataset, _ in pairs for world in dataset.worlds]
-    run_seeds = [(seed, i) for dataset, seed in pairs for i in range(len(dataset.worlds))]
-    world_params, _ = finetune_worlds(graphdef, params, lang, worlds, run_seeds, finetune, seq_len)
-    rows, first = [], 0
-    for dataset, seed in pairs:
-        last = first + len(dataset.worlds)
-        own_params = jax.tree.map(lambda x: x[first:last], world_params)
-        rows += _cell_rows(graphdef, params, own_params, lang, dataset, seq_len, seed)
-        first = last
-    return rows
+    rows = []
+    for condition in conditions:
+        if condition == "icl":
+            for dataset, seed in pairs:
+                rows += _rows(dataset, seed, condition, lambda split, d=dataset: icl_correct(graphdef, params, lang, d, split, seq_len))
+            continue
+        examples, notes = [], []
+        for dataset, seed in pairs:
+            ex, note = _finetuning_examples(graphdef, params, lang, dataset, seed, condition, finetune, augment, seq_len)
+            examples += ex
+            notes.append(note)
+        run_seeds = [(seed, i) for dataset, seed in pairs for i in range(len(dataset.worlds))]
+        world_params, _ = finetune_examples(graphdef, params, lang, examples, run_seeds, finetune.optim)
+        first = 0
+        for (dataset, seed), note in zip(pairs, notes):
+            last = first + len(dataset.worlds)
+            own = jax.tree.map(lambda x: x[first:last], world_params)
+            rows += _rows(dataset, seed, condition, lambda split, d=dataset, own=own: ft_correct(graphdef, own, lang, d, split, seq_len), note)
+            first = last
+    order = {(d.name, s): i for i, (d, s) in enumerate(pairs)}
+    split_order = {(d.name, split): i for d, _ in pairs for i, split in enumerate(d.splits)}
+    return sorted(rows, key=lambda r: (order[r.dataset, r.seed], split_order[r.dataset, r.split], CONDITIONS.index(r.condition)))
 
 
-def run_cell(graphdef, params, lang: Language, dataset: Dataset, finetune: FinetuneConfig, seq_len: int, seed: int):
+def run_cell(graphdef, params, lang: Language, dataset: Dataset, finetune: FinetuneConfig, seq_len: int, seed: int, **kwargs):
     """`run_cells` for one dataset and seed."""
-    return run_cells(graphdef, params, lang, [dataset], [seed], finetune, seq_len)
+    return run_cells(graphdef, params, lang, [dataset], [seed], finetune, seq_len, **kwargs)
 
 
-def _cell_rows(graphdef, params, world_params, lang: Language, dataset: Dataset, seq_len: int, seed: int) -> list[ResultRow]:
+def _finetuning_examples(graphdef, params, lang, dataset: Dataset, seed: int, condition: str,
+                         finetune: FinetuneConfig, augment: AugmentConfig, seq_len: int):
+    """Per world, the examples `condition` fine-tunes on; and what augmentation added (a dict for the rows)."""
+    worlds = dataset.worlds
+    if condition == "ft":
+        return [finetuning_documents(lang, w, finetune.orderings, seq_len, [seed, i]) for i, w in enumerate(worlds)], {}
+    if condition == "ft_split":
+        return [split_documents(lang, w, finetune.split == "cumulative", seq_len) for w in worlds], {}
+    augs = augmentations(graphdef, params, lang, worlds, AUGMENTATION[condition], augment, seq_len, seed)
+    examples = [
+        augmented_documents(lang, w, a.statements, finetune.orderings, seq_len, [seed, i])
+        for i, (w, a) in enumerate(zip(worlds, augs))
+    ]
+    written = sum(a.written for a in augs)
+    note = {"n_augmentations": sum(len(a.statements) for a in augs),
+            "valid_share": sum(a.valid for a in augs) / written if written else None}
+    return examples, note
+
+
+def _rows(dataset: Dataset, seed: int, condition: str, correct_of, note: dict | None = None) -> list[ResultRow]:
     rows = []
     for split in dataset.splits:
+        correct = correct_of(split)
         chance = dataset.worlds[0].tests[split][0].chance
-        for condition, correct in (
-            ("icl", icl_correct(graphdef, params, lang, dataset, split, seq_len)),
-            ("ft", ft_correct(graphdef, world_params, lang, dataset, split, seq_len)),
-        ):
-            rows.append(ResultRow(dataset.name, split, condition, seed, float(correct.mean()), len(correct), chance))
+        rows.append(ResultRow(dataset.name, split, condition, seed, float(correct.mean()), len(correct), chance, **(note or {})))
     return rows

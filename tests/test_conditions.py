@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lab.conditions import (
-    FinetuneConfig, finetune_runs, finetune_worlds, finetuning_documents, ft_prompt, icl_prompt, run_key,
+    FinetuneConfig, augmented_documents, finetune_examples, finetune_runs, finetune_worlds, finetuning_documents,
+    ft_prompt, icl_prompt, run_key, split_documents,
 )
 from lab.corpus import bucket_length
 from lab.datasets import ReversalsConfig, reversals
@@ -125,3 +126,50 @@ def test_finetune_worlds_fine_tunes_one_copy_per_world(tiny_model, lang, worlds)
 def test_finetune_config_validates_orderings():
     with pytest.raises(ValueError, match="finetune.orderings"):
         FinetuneConfig(orderings=0)
+
+    with pytest.raises(ValueError, match="finetune.split"):
+        FinetuneConfig(split="all_at_once")
+
+
+def test_split_documents_make_one_example_per_sentence(lang, worlds):
+    world = worlds[0]
+    tokens, weights = split_documents(lang, world, cumulative=False, seq_len=SEQ_LEN)
+    assert tokens.shape[0] == len(world.sentences)
+    for row, w, sentence in zip(tokens, weights, world.sentences):
+        assert sentences_of_row(lang, row) == [sentence]
+        assert w.sum() == len(sentence) + 1  # the sentence and <eos>; <bos> is given
+
+
+def test_cumulative_split_weights_only_the_newest_sentence(lang, worlds):
+    world = worlds[0]
+    tokens, weights = split_documents(lang, world, cumulative=True, seq_len=SEQ_LEN)
+    for i, (row, w) in enumerate(zip(tokens, weights)):
+        assert sentences_of_row(lang, row) == list(world.sentences[: i + 1])
+        weighted = [int(t) for t, on in zip(row, w) if on]
+        assert weighted == [*world.sentences[i], lang.eos]
+
+
+def test_augmented_documents_add_one_example_per_statement(lang, worlds):
+    world = worlds[0]
+    extra = [world.facts[0].reversal(lang), world.facts[1].reversal(lang)]
+    tokens, weights = augmented_documents(lang, world, extra, ORDERINGS, SEQ_LEN, seed=0)
+    plain, _ = finetuning_documents(lang, world, ORDERINGS, SEQ_LEN, seed=0)
+    assert tokens.shape[0] == ORDERINGS + len(extra)
+    np.testing.assert_array_equal(tokens[:ORDERINGS, : plain.shape[1]], plain)
+    assert [sentences_of_row(lang, row) for row in tokens[ORDERINGS:]] == [[s] for s in extra]
+    np.testing.assert_array_equal(weights, (tokens != lang.pad).astype(np.float32))
+
+
+def test_runs_with_different_example_counts_equal_runs_alone(tiny_model, lang, worlds):
+    """Padding a run's examples to a shared shape changes nothing it samples."""
+    graphdef, params = tiny_model
+    examples = [split_documents(lang, worlds[0], False, SEQ_LEN), finetuning_documents(lang, worlds[1], ORDERINGS, SEQ_LEN, 0)]
+    run_seeds = [(5, 0), (5, 1)]
+    together, together_losses = finetune_examples(graphdef, params, lang, examples, run_seeds, OPTIM)
+    for r, (ex, run_seed) in enumerate(zip(examples, run_seeds)):
+        alone, alone_losses = finetune_examples(graphdef, params, lang, [ex], [run_seed], OPTIM)
+        np.testing.assert_allclose(together_losses[r], alone_losses[0], rtol=1e-5)  # same batches drawn
+        for batched_leaf, alone_leaf in zip(jax.tree.leaves(together), jax.tree.leaves(alone)):
+            # Padding to a longer T reorders float sums; where a gradient is near 0, Adam's
+            # normalised step turns that rounding into a sizeable share of one step (lr 1e-2).
+            np.testing.assert_allclose(batched_leaf[r], alone_leaf[0], rtol=1e-4, atol=1e-3)

@@ -9,12 +9,13 @@ from lab.results import (
 )
 
 
-def row(dataset="reversals", split="reversed", condition="icl", seed=0, accuracy=0.75, n_items=8, chance=0.5):
-    return ResultRow(dataset, split, condition, seed, accuracy, n_items, chance)
+def row(dataset="reversals", split="reversed", condition="icl", seed=0, accuracy=0.75, n_items=8, chance=0.5, **extra):
+    return ResultRow(dataset, split, condition, seed, accuracy, n_items, chance, **extra)
 
 
 def test_write_then_read_round_trips(tmp_path):
-    rows = [row(seed=0, accuracy=0.5), row(condition="ft", seed=1, accuracy=0.125, chance=0.25)]
+    rows = [row(seed=0, accuracy=0.5), row(condition="ft", seed=1, accuracy=0.125, chance=0.25),
+            row(condition="ft_aug_local", n_augmentations=7, valid_share=0.625)]
     write_results(tmp_path / "results.csv", rows)
     assert read_results(tmp_path / "results.csv") == rows
 
@@ -126,3 +127,31 @@ def test_markdown_table_has_a_line_per_summary():
     assert len(lines) == 2 + len(summaries)
     assert "| reversals | trained | icl | 0.900 ± 0.050 | 3 | 0.50 |" in lines
     assert "| reversal_curse | reversed | ft | 0.250 | 1 | 0.25 |" in lines
+
+
+def test_summaries_follow_the_given_condition_order_within_each_dataset_and_split():
+    rows = [row(dataset=d, split=s, condition=c) for d in ("b", "a") for s in ("x", "y") for c in ("icl", "ft", "ft_split")]
+    summaries = summarize(rows, condition_order=("ft", "ft_split", "icl"))
+    assert [(s.dataset, s.split, s.condition) for s in summaries[:4]] == [
+        ("b", "x", "ft"), ("b", "x", "ft_split"), ("b", "x", "icl"), ("b", "y", "ft")]
+
+
+def test_legacy_results_without_augmentation_columns_are_read(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("dataset,split,condition,seed,accuracy,n_items,chance\nreversals,reversed,ft,0,0.5,8,0.5\n")
+    (only,) = read_results(path)
+    assert only.n_augmentations == 0 and only.valid_share is None
+
+
+def test_validity_is_averaged_and_shown_only_where_augmented():
+    rows = [row(condition="ft_aug_local", seed=s, valid_share=v, n_augmentations=4) for s, v in ((0, 0.5), (1, 1.0))]
+    rows.append(row(condition="ft"))
+    summaries = summarize(rows)
+    assert {s.condition: s.valid_share for s in summaries} == {"ft_aug_local": 0.75, "ft": None}
+    assert "0.75" in markdown_table(summaries)
+
+
+def test_has_can_ask_for_one_condition(tmp_path):
+    table = ResultsTable(tmp_path / "results.csv")
+    table.add([row(condition="icl", seed=3)])
+    assert table.has("reversals", 3) and table.has("reversals", 3, "icl") and not table.has("reversals", 3, "ft")

@@ -22,7 +22,7 @@ def results(request, pretrained, lang, pretrain_config):
         dataset = reversals(lang, ReversalsConfig(), SEED)
     else:
         dataset = reversal_curse(lang, ReversalCurseConfig(), SEED)
-    rows = run_cell(graphdef, params, lang, dataset, FinetuneConfig(), pretrain_config.model.seq_len, SEED)
+    rows = run_cell(graphdef, params, lang, dataset, FinetuneConfig(), pretrain_config.model.seq_len, SEED, conditions=("icl", "ft"))
     return {(r.split, r.condition): r for r in rows}
 
 
