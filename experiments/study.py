@@ -1,0 +1,108 @@
+"""The whole study: every dataset × split × condition over N seeds.
+
+New facts about held-out names are taught in context (`icl`) or by fine-tuning on
+exactly the same text: as whole documents (`ft`), one sentence per example
+(`ft_split`), or with statements added that the pretrained model itself inferred
+in context (`ft_aug_local`, `ft_aug_global`) or that a rule wrote from the ground
+truth (`ft_aug_oracle`, the upper bound).
+
+Pretrain (or load the cached model) -> per (dataset, condition), all pending seeds
+in one batched program -> results.csv (written after each cell, so an interrupted
+run resumes where it stopped), summary.md and study.png in --out, the figure also
+in plots/.
+
+    python experiments/study.py
+    python experiments/study.py --seeds 2 --conditions icl ft ft-aug-local --datasets reversals
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+from tqdm.auto import tqdm
+
+from lab.augment import AugmentConfig
+from lab.checkpoint import PretrainConfig, pretrained_model
+from lab.compile_cache import enable_compilation_cache
+from lab.conditions import FinetuneConfig
+from lab.datasets import (
+    ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, reversal_curse, reversals, syllogisms,
+)
+from lab.language import Language
+from lab.model import init_model
+from lab.plots import accuracy_bars
+from lab.results import ResultsTable, markdown_table, summarize
+from lab.study import CONDITIONS, run_cells
+from lab.train import trainable_labels
+
+DATASETS = ("reversals", "reversal_curse", "syllogisms")
+
+
+@dataclass(frozen=True)
+class Config:
+    pretrain: PretrainConfig = PretrainConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
+    augment: AugmentConfig = AugmentConfig()
+    reversals: ReversalsConfig = ReversalsConfig()
+    reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
+    syllogisms: SyllogismsConfig = SyllogismsConfig()
+    datasets: tuple[str, ...] = DATASETS
+    conditions: tuple[str, ...] = CONDITIONS
+    seeds: int = 5  # evaluation seeds: worlds, fine-tuning batches, sampled augmentations
+    first_seed: int = 0
+    out: Path = Path("runs/study")
+    cache_dir: Path = Path("checkpoints")  # pretrained models, keyed by config hash
+    plot: Path = Path("plots/study.png")
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        for field, chosen, known in (("datasets", self.datasets, DATASETS), ("conditions", self.conditions, CONDITIONS)):
+            unknown = [c for c in chosen if c not in known]
+            if unknown or not chosen:
+                raise ValueError(f"{field} must be a non-empty selection of {known}, got {chosen}")
+
+    def check(self) -> None:
+        """Fail before any training if the parts cannot work together."""
+        self.pretrain.check()
+        _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
+        trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
+
+
+def main(config: Config) -> None:
+    start = time.perf_counter()
+    enable_compilation_cache()  # before anything compiles; LAB_COMPILATION_CACHE=0 turns it off
+    config.check()
+    lang = Language(config.pretrain.language)
+    graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
+    seq_len = config.pretrain.model.seq_len
+    builders = {
+        "reversals": lambda seed: reversals(lang, config.reversals, seed),
+        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
+        "syllogisms": lambda seed: syllogisms(lang, config.syllogisms, seed),
+    }
+    table = ResultsTable(config.out / "results.csv")
+    seeds = range(config.first_seed, config.first_seed + config.seeds)
+    cells = [(d, c) for d in config.datasets for c in config.conditions]
+    for name, condition in tqdm(cells, desc="cells", disable=not config.progress):
+        pending = [seed for seed in seeds if not table.has(name, seed, condition)]  # the rest is done
+        if pending:
+            datasets = [builders[name](seed) for seed in pending]
+            table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune, seq_len,
+                                conditions=(condition,), augment=config.augment))
+    summaries = summarize(table.rows, condition_order=CONDITIONS)
+    summary = markdown_table(summaries)
+    (config.out / "summary.md").write_text(summary + "\n")
+    for path in (config.out / "study.png", config.plot):
+        accuracy_bars(summaries, path)
+    print(summary)
+    print(f"wrote {config.out}/results.csv, summary.md, study.png and {config.plot} "
+          f"in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Config))

@@ -1,0 +1,81 @@
+"""experiments/study.py end to end on a tiny, barely pretrained model: files, resume, errors."""
+
+import contextlib
+import csv
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.checkpoint import PretrainConfig
+from lab.conditions import FinetuneConfig
+from lab.augment import AugmentConfig
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, SyllogismsConfig
+from lab.model import ModelConfig
+from lab.train import OptimConfig
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "study.py"
+TINY = PretrainConfig(
+    model=ModelConfig(vocab_size=128, seq_len=96, n_layers=1, d_model=16, n_heads=2, positional="learned"),
+    optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2),
+)
+FINETUNE = FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2)
+
+
+@pytest.fixture(scope="module")
+def study():
+    """The script as a module (experiments/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("study_experiment", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through here
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def config(study, tmp_path, **overrides):
+    overrides = {"seeds": 2, **overrides}
+    return study.Config(
+        pretrain=TINY, finetune=FINETUNE, augment=AugmentConfig(samples=2, max_new_tokens=10),
+        reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
+        reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
+        syllogisms=SyllogismsConfig(n_worlds=2, chains_per_world=1),
+        out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
+        progress=False, **overrides,
+    )
+
+
+def run(study, cfg):
+    with contextlib.redirect_stdout(io.StringIO()):
+        study.main(cfg)
+    with open(cfg.out / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_dataset_split_condition_and_seed_gets_a_row(study, tmp_path):
+    cfg = config(study, tmp_path)
+    rows = run(study, cfg)
+    cells = {(r["dataset"], r["split"], r["condition"], r["seed"]) for r in rows}
+    assert len(cells) == len(rows) == 3 * 2 * len(study.CONDITIONS) * 2  # datasets × splits × conditions × seeds
+    augmented = [r for r in rows if r["condition"].startswith("ft_aug_")]
+    assert all(int(r["n_augmentations"]) >= 0 for r in augmented)
+    assert all(r["valid_share"] == "1.000000" for r in rows if r["condition"] == "ft_aug_oracle")
+    assert all(r["valid_share"] == "" for r in rows if not r["condition"].startswith("ft_aug_"))
+    assert (cfg.out / "summary.md").exists() and (cfg.out / "study.png").exists() and cfg.plot.exists()
+
+
+def test_a_rerun_redoes_nothing_and_more_seeds_add_only_theirs(study, tmp_path):
+    cfg = config(study, tmp_path, datasets=("reversals",), conditions=("icl", "ft_split"))
+    first = run(study, cfg)
+    assert run(study, cfg) == first
+    more = run(study, config(study, tmp_path, datasets=("reversals",), conditions=("icl", "ft_split"), seeds=3))
+    assert [r for r in more if r["seed"] != "2"] == first
+    assert {r["seed"] for r in more} == {"0", "1", "2"}
+
+
+@pytest.mark.parametrize("field, value", [("conditions", ("icl", "ft_magic")), ("datasets", ("celebrities",)), ("seeds", 0)])
+def test_bad_selection_names_the_field(study, tmp_path, field, value):
+    with pytest.raises(ValueError, match=field):
+        config(study, tmp_path, **{field: value})
