@@ -9,9 +9,12 @@ statement follows from the facts in the same document: in a relational document
 (comparisons and identities) a restatement or reversal of one fact; in a
 syllogism document (`all A are B` premises forming chains) a syllogistic
 conclusion of several premises (`all C are A . all A are B .` so `all C are B .`)
-or a restatement of one. This is how the small model acquires the in-context
-skills a large LM brings from its pretraining: nothing before `so` can be
-predicted, everything after it can be read off the facts.
+or a restatement of one; in a semantic document (a small hierarchy of categories
+with properties, each fact in a random template) a rephrasing, an `include`
+reversal, a chained inclusion or an inherited property (`all C are A . A have P .`
+so `C have P .`), restatements only after those. This is how the small model
+acquires the in-context skills a large LM brings from its pretraining: nothing
+before `so` can be predicted, everything after it can be read off the facts.
 
 The loss goes on the inference segment only by default: with loss on every token
 the unpredictable facts dominate the gradient and the model sits on a plateau
@@ -25,7 +28,10 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from lab.facts import Comparison, Fact, Identity, Inclusion, Sentence, syllogistic_conclusions
+from lab.facts import (
+    INCLUSION_TEMPLATES, PROPERTY_TEMPLATES, Comparison, Fact, Identity, Inclusion, Property, Sentence,
+    entailed_sentences, syllogistic_conclusions,
+)
 from lab.language import ADJECTIVES, Language
 
 # Part of every checkpoint's cache key: bump it whenever the text that a config
@@ -50,6 +56,15 @@ class CorpusConfig:
     # Share of documents that are syllogism documents rather than relational ones. Off by
     # default, so the default text is unchanged; at 0 no random number is drawn for it.
     syllogism_share: float = 0.0
+    # Share of documents that are semantic documents (hierarchies with properties), off
+    # by default like syllogism_share, and drawn with the same single number.
+    semantic_share: float = 0.0
+    # Syllogism and semantic documents join the mixture at this step: before it every
+    # document is relational, so binding a name to its fact (the slow skill, see
+    # curriculum_steps) forms first. Mixed in from step 0, a quarter of syllogism
+    # documents left in-context reversal at chance after 4,000 steps.
+    mixed_from_step: int = 2000
+    semantic_max_facts: int = 8  # fact sentences in a semantic document, as in a test world
     max_statements: int = 4  # derived statements per document (fewer if they do not fit)
     loss_on: Literal["inference", "all"] = "inference"
     seq_len: int = 96  # tokens per training row, documents are right-padded to it
@@ -65,19 +80,29 @@ class CorpusConfig:
             )
         for field in (
             "identity_share", "reversal_share", "forward_identity_share", "two_way_identity_share", "syllogism_share",
+            "semantic_share",
         ):
             if not 0.0 <= getattr(self, field) <= 1.0:
                 raise ValueError(f"corpus.{field} must lie in [0, 1], got {getattr(self, field)}")
+        if self.syllogism_share + self.semantic_share > 1.0:
+            raise ValueError(
+                f"corpus.semantic_share ({self.semantic_share}) plus corpus.syllogism_share "
+                f"({self.syllogism_share}) must be <= 1: they are shares of one mixture of documents"
+            )
         if self.loss_on not in ("inference", "all"):
             raise ValueError(f"corpus.loss_on must be 'inference' or 'all', got {self.loss_on!r}")
         if self.max_statements < 1:
             raise ValueError(f"corpus.max_statements must be >= 1, got {self.max_statements}")
+        if self.mixed_from_step < 0:
+            raise ValueError(f"corpus.mixed_from_step must be >= 0, got {self.mixed_from_step}")
+        if self.semantic_max_facts < 2:
+            raise ValueError(f"corpus.semantic_max_facts must be >= 2 (a hierarchy has 2 categories), got {self.semantic_max_facts}")
 
     def check_fits(self, lang: Language) -> None:
         """Raise unless a document with `max_facts` facts and one statement fits `seq_len`.
 
-        A syllogism document has at most `max_facts` premises, each no longer than a
-        relational fact, so the relational bound covers it.
+        A syllogism or semantic document has at most `max_facts` fact sentences, each
+        no longer than `max_sentence_length`, so the relational bound covers it.
         """
         longest = max_sentence_length(lang)
         fact_sentences = self.max_facts * (2 if self.two_way_identity_share > 0 else 1)
@@ -88,14 +113,21 @@ class CorpusConfig:
                 f"{self.max_facts} facts (needs {need} tokens, two-way identities stated twice); "
                 "raise seq_len or lower max_facts"
             )
+        semantic_need = (self.semantic_max_facts + 1) * (2 * lang.config.name_length + 5) + 3  # `A are a type of B .`
+        if self.semantic_share > 0 and semantic_need > self.seq_len:
+            raise ValueError(
+                f"corpus.seq_len={self.seq_len} cannot hold a semantic document of corpus.semantic_max_facts="
+                f"{self.semantic_max_facts} facts (needs {semantic_need} tokens); raise seq_len or lower semantic_max_facts"
+            )
 
 
 def max_sentence_length(lang: Language) -> int:
     """Tokens in the longest sentence the corpus can produce."""
     n = lang.config.name_length
     identity, comparison = 3 * n + 4, 2 * n + 5  # `A is the X of Y .`, `A are more ADJ than B .`
-    inclusion = 2 * n + 3  # `all A are B .`
-    return max(identity, comparison, inclusion)
+    inclusion = 2 * n + 5  # `A are a type of B .`, the longest of INCLUSION_TEMPLATES
+    property_ = 2 * n + 3  # `all A have P .`, the longest of PROPERTY_TEMPLATES
+    return max(identity, comparison, inclusion, property_)
 
 
 def document(
@@ -178,6 +210,31 @@ def random_chains(lang: Language, rng: np.random.Generator, n_premises: int, hel
     return premises
 
 
+def random_hierarchy(
+    lang: Language, rng: np.random.Generator, n_categories: int, n_properties: int, held_out: bool,
+) -> list[Inclusion | Property]:
+    """A random tree of `n_categories` fresh category names and `n_properties` properties.
+
+    Category 0 is the root; each later one is a direct subclass (`all C are P`) of
+    a uniformly drawn earlier one, so shapes range from a chain to a star. Each
+    property (a fresh name) belongs to a uniformly drawn category. The inclusions
+    come first, in category order, then the properties.
+    """
+    if n_categories < 2 or n_properties < 0:
+        raise ValueError(f"a hierarchy needs >= 2 categories and >= 0 properties, got {n_categories}, {n_properties}")
+    names = lang.sample_names(rng, n_categories + n_properties, held_out)
+    categories, properties = names[:n_categories], names[n_categories:]
+    inclusions = [Inclusion(categories[i], categories[rng.integers(i)]) for i in range(1, n_categories)]
+    owners = rng.integers(n_categories, size=n_properties)
+    return inclusions + [Property(categories[o], p) for o, p in zip(owners, properties)]
+
+
+def random_templates(rng: np.random.Generator, facts: Sequence[Inclusion | Property]) -> list[str]:
+    """For each inclusion or property, a uniformly drawn template of its kind (for `fact.say`)."""
+    kinds = {Inclusion: INCLUSION_TEMPLATES, Property: PROPERTY_TEMPLATES}
+    return [kinds[type(f)][rng.integers(len(kinds[type(f)]))] for f in facts]
+
+
 def _leading_fit(statements: Sequence[Sentence], budget: int, max_statements: int) -> list[Sentence]:
     """The first statements, at most `max_statements`, up to the first that overflows `budget` tokens."""
     out = []
@@ -203,12 +260,19 @@ class Corpus:
             return c.max_facts
         return c.min_facts + int((c.max_facts - c.min_facts) * step / c.curriculum_steps)
 
-    def sample_document(self, max_facts: int) -> tuple[list[int], list[float]]:
-        """Tokens and loss weights of one document of at most `max_facts` facts."""
+    def sample_document(self, max_facts: int, mixed: bool = True) -> tuple[list[int], list[float]]:
+        """Tokens and loss weights of one document of at most `max_facts` facts.
+
+        Not `mixed`: a relational document whatever the shares.
+        """
         c, rng = self.config, self.rng
-        # At share 0 draw nothing: the stream stays as it was before syllogism documents.
-        if c.syllogism_share > 0 and rng.random() < c.syllogism_share:
+        # At shares 0 draw nothing: the stream stays as it was before syllogism documents.
+        # One number picks the kind, so a semantic_share of 0 leaves syllogism streams as they were.
+        kind = rng.random() if mixed and (c.syllogism_share > 0 or c.semantic_share > 0) else 1.0
+        if kind < c.syllogism_share:
             fact_sentences, inferences = self._syllogism_text(max_facts)
+        elif kind < c.syllogism_share + c.semantic_share:
+            fact_sentences, inferences = self._semantic_text(c.semantic_max_facts)
         else:
             fact_sentences, inferences = self._relational_text(max_facts)
         tokens, weights = document(self.lang, fact_sentences, inferences)
@@ -231,6 +295,27 @@ class Corpus:
         statements = [conclusions[i].sentence(lang) for i in rng.permutation(len(conclusions))]
         statements += [premises[i].restatement(lang) for i in rng.permutation(len(premises))]
         fact_sentences = [p.sentence(lang) for p in premises]
+        budget = c.seq_len - sum(map(len, fact_sentences)) - 3
+        return fact_sentences, _leading_fit(statements, budget, c.max_statements)
+
+    def _semantic_text(self, max_facts: int) -> tuple[list[Sentence], list[Sentence]]:
+        """A hierarchy of 2 to 5 categories with properties, then what follows from it.
+
+        The facts (inclusions and properties, `max_facts` at most, at least two when
+        `max_facts` allows) are stated in random templates and shuffled. The derived
+        statements are every entailed sentence not stated verbatim (rephrasings,
+        `include` reversals, chained inclusions, inherited properties) in random
+        order, then the verbatim restatements, so `max_statements` keeps inferences.
+        """
+        c, lang, rng = self.config, self.lang, self.rng
+        n_facts = int(rng.integers(min(max_facts, max(2, c.min_facts)), max_facts + 1))
+        n_categories = int(rng.integers(2, min(5, n_facts + 1) + 1))  # its tree has n_categories - 1 inclusions
+        facts = random_hierarchy(lang, rng, n_categories, n_facts - (n_categories - 1), held_out=False)
+        stated = [f.say(lang, t) for f, t in zip(facts, random_templates(rng, facts))]
+        fact_sentences = [stated[i] for i in rng.permutation(len(stated))]
+        derived = sorted(entailed_sentences(lang, facts) - set(stated))  # sorted: sets have no seeded order
+        statements = [derived[i] for i in rng.permutation(len(derived))]
+        statements += [stated[i] for i in rng.permutation(len(stated))]
         budget = c.seq_len - sum(map(len, fact_sentences)) - 3
         return fact_sentences, _leading_fit(statements, budget, c.max_statements)
 
@@ -258,7 +343,8 @@ class Corpus:
 
     def batch(self, batch_size: int, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """tokens int32[batch, seq_len] and loss weights float32[batch, seq_len]."""
-        docs = [self.sample_document(self.max_facts_at(step)) for _ in range(batch_size)]
+        mixed = step >= self.config.mixed_from_step
+        docs = [self.sample_document(self.max_facts_at(step), mixed) for _ in range(batch_size)]
         tokens = pad_rows([d[0] for d in docs], self.config.seq_len, self.lang.pad, np.int32)
         weights = pad_rows([d[1] for d in docs], self.config.seq_len, 0.0, np.float32)
         return tokens, weights

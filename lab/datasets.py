@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lab.corpus import random_facts
+from lab.corpus import random_facts, random_templates
 from lab.evaluate import Choice
-from lab.facts import QUANTIFIERS, Comparison, Fact, Identity, Inclusion, Sentence, quantified
-from lab.language import Language
+from lab.facts import QUANTIFIERS, Comparison, Fact, Identity, Inclusion, Property, Sentence, quantified
+from lab.language import Language, Name
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,35 @@ class SyllogismsConfig:
         for name in ("n_worlds", "chains_per_world"):
             if getattr(self, name) < 1:
                 raise ValueError(f"syllogisms.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class SemanticStructureConfig:
+    """A tree of categories with properties; tests rephrasings, reversals, inheritance, a held-out category."""
+
+    n_worlds: int = 12
+    # Children of every category, level by level below the root. (2, 1): a root, two
+    # children, one grandchild under each, 5 categories. A world's whole text must
+    # fit the 96-token context with a test statement after it; this one takes at
+    # most 75 tokens with 2-syllable names.
+    branching: tuple[int, ...] = (2, 1)
+    properties_per_category: int = 1  # own properties of each category but the held-out one
+
+    def __post_init__(self):
+        object.__setattr__(self, "branching", tuple(self.branching))  # a list from the command line stays hashable
+        if self.n_worlds < 1:
+            raise ValueError(f"semantic_structure.n_worlds must be >= 1, got {self.n_worlds}")
+        # Two levels give the held-out leaf a grandparent to infer; two children of the
+        # root give every category another branch to draw hard distractors from.
+        if len(self.branching) < 2 or self.branching[0] < 2 or min(self.branching) < 1:
+            raise ValueError(
+                "semantic_structure.branching needs >= 2 levels, >= 2 children of the root and >= 1 child "
+                f"per category on every level, got {self.branching}"
+            )
+        if self.properties_per_category < 1:
+            raise ValueError(
+                f"semantic_structure.properties_per_category must be >= 1, got {self.properties_per_category}"
+            )
 
 
 def _shuffled_choice(rng: np.random.Generator, right: Sentence, wrong: list[Sentence]) -> Choice:
@@ -173,3 +202,107 @@ def syllogisms(lang: Language, config: SyllogismsConfig, seed: int) -> Dataset:
         }
         worlds.append(World(tuple(facts), tuple(sentences), tests))
     return Dataset("syllogisms", ("trained", "syllogism"), tuple(worlds))
+
+
+SEMANTIC_SPLITS = ("trained", "rephrasing", "reversal", "syllogism", "category_holdout")
+# The other template of the same direction; `include` has none (object first is its own).
+_REPHRASED = {"all": "type_of", "type_of": "all", "have": "all_have", "all_have": "have"}
+
+
+def _tree(branching: tuple[int, ...]) -> list[int]:
+    """The parent of every category, level by level from the root (category 0, parent -1)."""
+    parents, level = [-1], [0]
+    for children in branching:
+        next_level = []
+        for parent in level:
+            for _ in range(children):
+                next_level.append(len(parents))
+                parents.append(parent)
+        level = next_level
+    return parents
+
+
+def _semantic_world(lang: Language, config: SemanticStructureConfig, rng: np.random.Generator) -> World:
+    parents = _tree(config.branching)
+    n = len(parents)
+    ancestors: list[list[int]] = [[]]  # nearest first
+    for c in range(1, n):
+        ancestors.append([parents[c], *ancestors[parents[c]]])
+    inner = sorted(set(parents[1:]))  # categories that are some category's parent
+    leaves = [c for c in range(n) if c not in inner]
+    holdout = leaves[rng.integers(len(leaves))]
+    owners = [c for c in range(n) if c != holdout for _ in range(config.properties_per_category)]
+    names = lang.sample_names(rng, n + len(owners), held_out=True)
+    category, properties = names[:n], names[n:]
+    owned = list(zip(owners, properties))
+
+    # Distractors take the place of the right category or property with one that
+    # holds the same relation to another category of the world (the parent of
+    # another, the property of another), so that no word is a cue by itself.
+    def related(c: int, q: int) -> bool:
+        return q == c or q in ancestors[c] or c in ancestors[q]
+
+    def is_a(c: int, z: int, template: str) -> Choice:
+        others = [q for q in inner if not related(c, q)]
+        other = others[rng.integers(len(others))]
+        right, wrong = (Inclusion(category[c], category[q]).say(lang, template) for q in (z, other))
+        return _shuffled_choice(rng, right, [wrong])
+
+    def has(c: int, prop: Name, template: str) -> Choice:
+        others = [p for o, p in owned if o != c and o not in ancestors[c]]
+        other = others[rng.integers(len(others))]
+        right, wrong = (Property(category[c], p).say(lang, template) for p in (prop, other))
+        return _shuffled_choice(rng, right, [wrong])
+
+    def inferences(c: int) -> list[Choice]:
+        """What follows about `c` from two or more facts: inherited properties, chained inclusions."""
+        inherited = [has(c, p, "have") for o, p in owned if o in ancestors[c]]
+        return inherited + [is_a(c, z, "all") for z in ancestors[c][1:]]
+
+    edges = [(c, parents[c]) for c in range(1, n)]
+    facts = [Inclusion(category[c], category[p]) for c, p in edges] + [Property(category[o], p) for o, p in owned]
+    templates = random_templates(rng, facts)
+    stated = [f.say(lang, t) for f, t in zip(facts, templates)]
+    trained, rephrasing, reversal = [], [], []
+    for (c, p), template in zip(edges, templates):
+        trained.append(is_a(c, p, template))
+        if template != "include":
+            rephrasing.append(is_a(c, p, _REPHRASED[template]))
+        reversal.append(is_a(c, p, "all" if template == "include" else "include"))
+    for (o, p), template in zip(owned, templates[len(edges) :]):
+        trained.append(has(o, p, template))
+        rephrasing.append(has(o, p, _REPHRASED[template]))
+    tests = {
+        "trained": tuple(trained),
+        "rephrasing": tuple(rephrasing),
+        "reversal": tuple(reversal),
+        "syllogism": tuple(i for c in range(1, n) if c != holdout for i in inferences(c)),
+        "category_holdout": tuple(inferences(holdout)),
+    }
+    return World(tuple(facts), tuple(stated[i] for i in rng.permutation(len(stated))), tests)
+
+
+def semantic_structure(lang: Language, config: SemanticStructureConfig, seed: int) -> Dataset:
+    """Worlds of one category tree each (shape `config.branching`) over held-out names.
+
+    A world's facts are its inclusions (`all CHILD are PARENT`, one per edge) and
+    `properties_per_category` own properties (`CATEGORY have P`) of every category
+    but one leaf, the *category holdout*, whose only fact is its parent. Its text
+    states each fact once, in a random template (`all X are Y` / `X are a type of
+    Y` / `Y include X`; `X have P` / `all X have P`), sentences shuffled.
+
+    Every item is the right statement against one hard distractor (chance 1/2):
+    the same template with the parent or property swapped for one that belongs to
+    another category of the world and does not hold. Right options are entailed
+    by the facts, distractors are not, and only `trained` repeats training text.
+    - `trained`: each fact as stated;
+    - `rephrasing`: each fact in the other template of the same direction (none for
+      an inclusion stated as `include`);
+    - `reversal`: each inclusion as `Y include X`, or as `all X are Y` if stated so;
+    - `syllogism`: for every other category, each inherited property (`X have P`)
+      and each inclusion two or more levels up (`all X are Z`);
+    - `category_holdout`: the same inferences about the held-out leaf.
+    """
+    rng = np.random.default_rng([seed, 4])
+    worlds = tuple(_semantic_world(lang, config, rng) for _ in range(config.n_worlds))
+    return Dataset("semantic_structure", SEMANTIC_SPLITS, worlds)

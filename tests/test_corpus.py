@@ -58,12 +58,15 @@ def parse_fact(lang, sentence):
     return Identity(sentence[:n], (sentence[n + 2 : 2 * n + 2], sentence[2 * n + 3 : 3 * n + 3]), True)
 
 
-@pytest.mark.parametrize("syllogism_share", [0.0, 0.5])
+@pytest.mark.parametrize("syllogism_share, semantic_share", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.5)])
 @pytest.mark.parametrize("name_length", [1, 2, 3])
-def test_no_held_out_name_occurs_in_any_pretraining_document(name_runs, name_length, syllogism_share):
+def test_no_held_out_name_occurs_in_any_pretraining_document(
+    name_runs, name_length, syllogism_share, semantic_share
+):
     lang = Language(LanguageConfig(name_length=name_length))
     config = dataclasses.replace(
-        SMALL, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3, syllogism_share=syllogism_share
+        SMALL, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3, syllogism_share=syllogism_share,
+        semantic_share=semantic_share, semantic_max_facts=6, mixed_from_step=0,
     )
     held_out = {tuple(n) for n in lang.held_out_names.tolist()}
     pretraining = {tuple(n) for n in lang.pretraining_names.tolist()}
@@ -228,6 +231,11 @@ def test_shares_outside_unit_interval_are_rejected():
         CorpusConfig(two_way_identity_share=2.0)
     with pytest.raises(ValueError, match="corpus.syllogism_share"):
         CorpusConfig(syllogism_share=1.1)
+    with pytest.raises(ValueError, match="corpus.semantic_share"):
+        CorpusConfig(semantic_share=-0.5)
+    with pytest.raises(ValueError, match="corpus.semantic_share"):  # one mixture: the shares add up to <= 1
+        CorpusConfig(syllogism_share=0.6, semantic_share=0.5)
+    CorpusConfig(syllogism_share=0.5, semantic_share=0.5)
 
 
 def test_two_way_identities_are_stated_in_both_directions_among_the_facts(lang):
@@ -275,6 +283,8 @@ def test_seq_len_too_small_for_max_facts_is_rejected(lang):
 # before syllogism documents existed. If this changes, the default text changed:
 # bump corpus.TEXT_FORMAT and update the digest.
 DEFAULT_STREAM_DIGEST = "c1efb8a7126659c2694df6bf209fcb4284fde0abf9a44cd063a825c39fe495f5"
+# The same of CorpusConfig(syllogism_share=0.5, mixed_from_step=0), taken before semantic documents existed.
+SYLLOGISM_STREAM_DIGEST = "7229f3329e33d9e56f9acbfaf9340232fc03cc542e25a7b07d64273be06f046e"
 
 
 def stream_digest(lang, config):
@@ -291,6 +301,13 @@ def test_syllogism_share_zero_leaves_the_default_stream_bit_identical():
     assert CorpusConfig().syllogism_share == 0.0
     assert stream_digest(lang, CorpusConfig()) == DEFAULT_STREAM_DIGEST
     assert stream_digest(lang, CorpusConfig(syllogism_share=0.1)) != DEFAULT_STREAM_DIGEST  # the check can fail
+    assert CorpusConfig().semantic_share == 0.0
+    assert stream_digest(lang, CorpusConfig(semantic_share=0.1)) != DEFAULT_STREAM_DIGEST
+
+
+def test_semantic_share_zero_leaves_syllogism_streams_bit_identical():
+    lang = Language(LanguageConfig(name_length=2, held_out_fraction=0.25, seed=0, distinct_syllables=True))
+    assert stream_digest(lang, CorpusConfig(syllogism_share=0.5, mixed_from_step=0)) == SYLLOGISM_STREAM_DIGEST
 
 
 def test_random_chains_link_distinct_names(lang, rng):
@@ -366,3 +383,12 @@ def test_inclusions_fit_within_max_sentence_length(lang):
         language = Language(LanguageConfig(name_length=name_length))
         premise = random_chains(language, np.random.default_rng(0), 1, held_out=False)[0]
         assert len(premise.sentence(language)) == 2 * name_length + 3 <= max_sentence_length(language)
+
+
+def test_other_kinds_join_the_mixture_at_mixed_from_step(lang):
+    config = dataclasses.replace(SMALL, syllogism_share=0.5, semantic_share=0.5, semantic_max_facts=4, mixed_from_step=10)
+    corpus = Corpus(lang, config, seed=0)
+    kinds_before = {lang.words[t] for step in range(10) for row in corpus.batch(8, step)[0] for t in row}
+    kinds_after = {lang.words[t] for row in corpus.batch(64, 10)[0] for t in row}
+    assert not {"all", "include", "have"} & kinds_before  # relational documents only
+    assert {"all", "have"} <= kinds_after

@@ -1,7 +1,8 @@
 import pytest
 
 from lab.datasets import (
-    ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, reversal_curse, reversals, syllogisms,
+    ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, reversal_curse, reversals,
+    semantic_structure, syllogisms,
 )
 from lab.facts import QUANTIFIERS, Comparison, Identity, Inclusion, entailed_sentences, quantified
 
@@ -266,6 +267,7 @@ def test_default_configs_build(lang):
     assert len(reversals(lang, ReversalsConfig(), seed=0).worlds) == ReversalsConfig().n_worlds
     assert len(reversal_curse(lang, ReversalCurseConfig(), seed=0).worlds) == ReversalCurseConfig().n_worlds
     assert len(syllogisms(lang, SyllogismsConfig(), seed=0).worlds) == SyllogismsConfig().n_worlds
+    assert len(semantic_structure(lang, SemanticStructureConfig(), seed=0).worlds) == SemanticStructureConfig().n_worlds
 
 
 def test_reversals_config_validates():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from lab.facts import (
-    QUANTIFIERS, Comparison, Identity, Inclusion, entailed_sentences, quantified, syllogistic_conclusions,
+    INCLUSION_TEMPLATES, PROPERTY_TEMPLATES, QUANTIFIERS, Comparison, Identity, Inclusion, Property,
+    entailed_inclusions, entailed_properties, entailed_sentences, quantified, syllogistic_conclusions,
 )
 
 ZUMO, BADO, KIFO, GEVE = ("zu", "mo"), ("ba", "do"), ("ki", "fo"), ("ge", "ve")
@@ -55,10 +56,12 @@ def test_every_sentence_ends_with_a_full_stop(lang):
     comparison = Comparison(name(lang, ZUMO), "big", name(lang, BADO))
     identity = Identity(name(lang, ZUMO), (name(lang, KIFO), name(lang, GEVE)))
     inclusion = Inclusion(name(lang, ZUMO), name(lang, BADO))
+    property_ = Property(name(lang, ZUMO), name(lang, KIFO))
     sentences = [
         comparison.sentence(lang), comparison.reversal(lang), comparison.contradiction(lang),
         comparison.reversal_contradiction(lang), identity.name_first(lang), identity.description_first(lang),
         inclusion.sentence(lang), *(quantified(lang, q, inclusion.subject, inclusion.object) for q in QUANTIFIERS),
+        *(inclusion.say(lang, t) for t in INCLUSION_TEMPLATES), *(property_.say(lang, t) for t in PROPERTY_TEMPLATES),
     ]
     assert all(s[-1] == lang.id(".") for s in sentences)
     assert all(isinstance(s, tuple) for s in sentences)
@@ -72,6 +75,27 @@ def test_inclusion_says_itself_and_has_no_reversal(lang):
     assert text(lang, fact.sentence(lang)) == "all zumo are bado ."
     assert fact.restatement(lang) == fact.sentence(lang)
     assert not hasattr(fact, "reversal")  # `all A are B` does not entail `all B are A`
+
+
+def test_inclusion_in_each_template(lang):
+    fact = Inclusion(name(lang, ZUMO), name(lang, BADO))
+    assert text(lang, fact.type_of(lang)) == "zumo are a type of bado ."
+    assert text(lang, fact.includes(lang)) == "bado include zumo ."
+    assert [text(lang, fact.say(lang, t)) for t in INCLUSION_TEMPLATES] == [
+        "all zumo are bado .", "zumo are a type of bado .", "bado include zumo .",
+    ]
+    with pytest.raises(ValueError, match="inclusion template"):
+        fact.say(lang, "have")
+
+
+def test_property_in_each_template(lang):
+    fact = Property(name(lang, ZUMO), name(lang, KIFO))
+    assert text(lang, fact.sentence(lang)) == "zumo have kifo ."
+    assert fact.restatement(lang) == fact.sentence(lang)
+    assert text(lang, fact.all_have(lang)) == "all zumo have kifo ."
+    assert [fact.say(lang, t) for t in PROPERTY_TEMPLATES] == [fact.sentence(lang), fact.all_have(lang)]
+    with pytest.raises(ValueError, match="property template"):
+        fact.say(lang, "type_of")
 
 
 def test_quantified_states_each_quantifier(lang):
@@ -127,7 +151,10 @@ def test_entailed_sentences_of_a_syllogism_are_premises_and_conclusion_only(lang
     a, b, c = (name(lang, n) for n in (ZUMO, BADO, KIFO))
     premises = [Inclusion(a, b), Inclusion(c, a)]
     entailed = entailed_sentences(lang, premises)
-    assert {text(lang, s) for s in entailed} == {"all zumo are bado .", "all kifo are zumo .", "all kifo are bado ."}
+    assert {text(lang, s) for s in entailed} == {
+        sentence for x, y in (("zumo", "bado"), ("kifo", "zumo"), ("kifo", "bado"))
+        for sentence in (f"all {x} are {y} .", f"{x} are a type of {y} .", f"{y} include {x} .")
+    }
     # without existential import: no `some`, no converse, never `no`
     assert quantified(lang, "some", c, b) not in entailed
     assert quantified(lang, "some", b, c) not in entailed
@@ -162,6 +189,69 @@ def test_entailed_sentences_agree_with_brute_force_over_models(lang, seed):
     for (x, y), q in itertools.product(pairs, QUANTIFIERS):
         follows = all(true_in(q, m[x], m[y]) for m in models)
         assert (quantified(lang, q, terms[x], terms[y]) in entailed) == follows, (q, x, y, premises)
+
+
+# --- properties and their inheritance ----------------------------------------------
+
+
+def test_entailed_inclusions_are_the_stated_ones_then_the_conclusions(lang):
+    a, b, c = (name(lang, n) for n in (ZUMO, BADO, KIFO))
+    facts = [Inclusion(c, a), Property(a, b), Inclusion(a, b), Inclusion(c, a)]
+    assert entailed_inclusions(facts) == [Inclusion(c, a), Inclusion(a, b), Inclusion(c, b)]
+
+
+def test_properties_pass_down_inclusions_never_up(lang):
+    root, mid, leaf, other = (name(lang, n) for n in (ZUMO, BADO, KIFO, GEVE))
+    p_root, p_mid, p_leaf = (name(lang, n) for n in (("da", "bo"), ("fi", "gu"), ("lo", "ne")))
+    facts = [
+        Inclusion(mid, root), Inclusion(leaf, mid), Inclusion(other, root),
+        Property(root, p_root), Property(mid, p_mid), Property(leaf, p_leaf),
+    ]
+    assert entailed_properties(facts) == [
+        Property(mid, p_root), Property(mid, p_mid),
+        Property(root, p_root),
+        Property(leaf, p_root), Property(leaf, p_mid), Property(leaf, p_leaf),
+        Property(other, p_root),
+    ]
+    entailed = entailed_sentences(lang, facts)
+    for fact in entailed_properties(facts):
+        assert {fact.sentence(lang), fact.all_have(lang)} <= entailed
+    assert Property(root, p_mid).sentence(lang) not in entailed  # not up
+    assert Property(other, p_mid).all_have(lang) not in entailed  # not sideways
+    # every inclusion, stated or chained, in all three templates
+    for inclusion in (Inclusion(mid, root), Inclusion(leaf, root)):
+        assert {inclusion.say(lang, t) for t in INCLUSION_TEMPLATES} <= entailed
+    assert Inclusion(root, leaf).includes(lang) not in entailed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_entailed_properties_agree_with_brute_force_over_models(lang, seed):
+    """`X have P` is entailed exactly when it holds in every model of the facts.
+
+    Read `X have P` as `all X are P` with P a class: all facts are universal, so,
+    as for inclusions, one-element worlds decide entailment.
+    """
+    rng = np.random.default_rng(seed)
+    classes = [name(lang, n) for n in (ZUMO, BADO, KIFO, GEVE)]
+    properties = [name(lang, n) for n in (("da", "bo"), ("fi", "gu"))]
+    pairs = [(x, y) for x in range(4) for y in range(4) if x != y]
+    facts = [Inclusion(classes[pairs[i][0]], classes[pairs[i][1]]) for i in rng.choice(len(pairs), 3, replace=False)]
+    facts += [Property(classes[rng.integers(4)], p) for p in properties]
+    terms = classes + properties
+    index = {t: i for i, t in enumerate(terms)}
+
+    def holds(m, subject, object):
+        return not m[index[subject]] or m[index[object]]
+
+    models = [
+        m for m in itertools.product([False, True], repeat=len(terms))
+        if all(holds(m, f.subject, f.object if isinstance(f, Inclusion) else f.property) for f in facts)
+    ]
+    entailed = entailed_sentences(lang, facts)
+    for x, p in itertools.product(classes, properties):
+        follows = all(holds(m, x, p) for m in models)
+        assert (Property(x, p).sentence(lang) in entailed) == follows, (x, p, facts)
+        assert (Property(x, p).all_have(lang) in entailed) == follows
 
 
 def test_entailed_sentences_rejects_what_is_not_a_fact(lang):
