@@ -29,7 +29,8 @@ from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
 from lab.datasets import (
-    ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, reversal_curse, reversals, syllogisms,
+    ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, reversal_curse, reversals,
+    semantic_structure, syllogisms,
 )
 from lab.language import Language
 from lab.model import init_model
@@ -38,7 +39,7 @@ from lab.results import ResultsTable, markdown_table, summarize
 from lab.study import CONDITIONS, run_cells
 from lab.train import trainable_labels
 
-DATASETS = ("reversals", "reversal_curse", "syllogisms")
+DATASETS = ("reversals", "reversal_curse", "syllogisms", "semantic_structure")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Config:
     reversals: ReversalsConfig = ReversalsConfig()
     reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
     syllogisms: SyllogismsConfig = SyllogismsConfig()
+    semantic_structure: SemanticStructureConfig = SemanticStructureConfig()
     datasets: tuple[str, ...] = DATASETS
     conditions: tuple[str, ...] = CONDITIONS
     seeds: int = 5  # evaluation seeds: worlds, fine-tuning batches, sampled augmentations
@@ -84,6 +86,7 @@ def main(config: Config) -> None:
         "reversals": lambda seed: reversals(lang, config.reversals, seed),
         "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
         "syllogisms": lambda seed: syllogisms(lang, config.syllogisms, seed),
+        "semantic_structure": lambda seed: semantic_structure(lang, config.semantic_structure, seed),
     }
     table = ResultsTable(config.out / "results.csv")
     seeds = range(config.first_seed, config.first_seed + config.seeds)

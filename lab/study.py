@@ -52,12 +52,19 @@ def icl_correct(graphdef, params, lang: Language, dataset: Dataset, split: str, 
 
 
 def ft_correct(graphdef, world_params, lang: Language, dataset: Dataset, split: str, seq_len: int) -> np.ndarray:
-    """bool[items]: each world's fine-tuned model, nothing in its prompt but the test."""
+    """bool[items]: each world's fine-tuned model, nothing in its prompt but the test.
+
+    Worlds may hold different numbers of items: each is padded to the largest with
+    empty rows, whose scores are dropped.
+    """
     packed = _pack_split(lang, dataset, split, lambda w: ft_prompt(lang), seq_len)
-    tokens, weights, answers = (np.stack(x) for x in zip(*packed))
-    r, n, o, t = tokens.shape
+    n = max(len(answers) for _, _, answers in packed)
+    padded = [(np.pad(t, ((0, n - len(a)), (0, 0), (0, 0))), np.pad(w, ((0, n - len(a)), (0, 0), (0, 0))), a) for t, w, a in packed]
+    tokens, weights = np.stack([p[0] for p in padded]), np.stack([p[1] for p in padded])
+    r, _, o, t = tokens.shape
     logp = _per_run_logprobs(graphdef, world_params, tokens.reshape(r, n * o, t), weights.reshape(r, n * o, t))
-    return (np.asarray(logp).reshape(r, n, o).argmax(-1) == answers).reshape(-1)
+    choices = np.asarray(logp).reshape(r, n, o).argmax(-1)
+    return np.concatenate([choices[i, : len(a)] == a for i, (_, _, a) in enumerate(packed)])
 
 
 def run_cells(

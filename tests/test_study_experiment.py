@@ -12,7 +12,7 @@ import pytest
 from lab.checkpoint import PretrainConfig
 from lab.conditions import FinetuneConfig
 from lab.augment import AugmentConfig
-from lab.datasets import ReversalCurseConfig, ReversalsConfig, SyllogismsConfig
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig
 from lab.model import ModelConfig
 from lab.train import OptimConfig
 
@@ -42,6 +42,7 @@ def config(study, tmp_path, **overrides):
         reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
         reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
         syllogisms=SyllogismsConfig(n_worlds=2, chains_per_world=1),
+        semantic_structure=SemanticStructureConfig(n_worlds=2),
         out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
         progress=False, **overrides,
     )
@@ -58,7 +59,8 @@ def test_every_dataset_split_condition_and_seed_gets_a_row(study, tmp_path):
     cfg = config(study, tmp_path)
     rows = run(study, cfg)
     cells = {(r["dataset"], r["split"], r["condition"], r["seed"]) for r in rows}
-    assert len(cells) == len(rows) == 3 * 2 * len(study.CONDITIONS) * 2  # datasets × splits × conditions × seeds
+    splits = 2 + 2 + 2 + 5  # reversals, reversal_curse, syllogisms, semantic_structure
+    assert len(cells) == len(rows) == splits * len(study.CONDITIONS) * 2  # × conditions × seeds
     augmented = [r for r in rows if r["condition"].startswith("ft_aug_")]
     assert all(int(r["n_augmentations"]) >= 0 for r in augmented)
     assert all(r["valid_share"] == "1.000000" for r in rows if r["condition"] == "ft_aug_oracle")
