@@ -76,8 +76,14 @@ class ReversalCurseConfig:
 class SyllogismsConfig:
     """Premise pairs `all A are B . all C are A .`; tests the premises and `all C are B`."""
 
-    n_worlds: int = 12
-    chains_per_world: int = 2  # independent premise pairs per world, over distinct names
+    n_worlds: int = 24
+    chains_per_world: int = 1  # independent premise pairs per world, over distinct names
+    # Frame each pair with `all E are C` and `all B are D`, so that C and B (the
+    # conclusion's terms) are each trained once as subject and once as object.
+    # Without it, C is only ever a subject and B an object, and a fine-tuned model
+    # picks `all C are B` from the six by where each name stood in training, no
+    # syllogism needed (measured: FT 1.00 on the pairs alone; README, "Design choices").
+    balanced_roles: bool = True
 
     def __post_init__(self):
         for name in ("n_worlds", "chains_per_world"):
@@ -184,21 +190,28 @@ def _quantified_choice(rng: np.random.Generator, lang: Language, right: Inclusio
 def syllogisms(lang: Language, config: SyllogismsConfig, seed: int) -> Dataset:
     """Worlds of `chains_per_world` premise pairs over held-out names.
 
-    A world's facts are, pair by pair, `all A are B` then `all C are A`; its text is
-    all the premises in random order. Splits: `trained` asks each premise among the
-    six statements over its two names, `syllogism` asks each pair's conclusion
-    `all C are B` among the six over C and B. Chance is 1/6 for both.
+    A world's facts are, chain by chain, `all A are B`, `all C are A` and, with
+    `balanced_roles`, `all E are C`, `all B are D`; its text is all the premises in
+    random order. Splits: `trained` asks each premise among the six statements over
+    its two names, `syllogism` asks each pair's conclusion `all C are B` among the
+    six over C and B. Chance is 1/6 for both.
     """
     rng = np.random.default_rng([seed, 3])
+    per_chain = 5 if config.balanced_roles else 3
     worlds = []
     for _ in range(config.n_worlds):
-        names = lang.sample_names(rng, 3 * config.chains_per_world, held_out=True)
-        pairs = [(Inclusion(a, b), Inclusion(c, a)) for a, b, c in zip(names[0::3], names[1::3], names[2::3])]
-        facts = [f for pair in pairs for f in pair]
+        names = lang.sample_names(rng, per_chain * config.chains_per_world, held_out=True)
+        facts, conclusions = [], []
+        for a, b, c, *outer in (names[i : i + per_chain] for i in range(0, len(names), per_chain)):
+            facts += [Inclusion(a, b), Inclusion(c, a)]
+            if outer:
+                e, d = outer
+                facts += [Inclusion(e, c), Inclusion(b, d)]
+            conclusions.append(Inclusion(c, b))
         sentences = [facts[i].sentence(lang) for i in rng.permutation(len(facts))]
         tests = {
             "trained": tuple(_quantified_choice(rng, lang, f) for f in facts),
-            "syllogism": tuple(_quantified_choice(rng, lang, Inclusion(c.subject, a.object)) for a, c in pairs),
+            "syllogism": tuple(_quantified_choice(rng, lang, c) for c in conclusions),
         }
         worlds.append(World(tuple(facts), tuple(sentences), tests))
     return Dataset("syllogisms", ("trained", "syllogism"), tuple(worlds))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from lab.datasets import (
@@ -21,9 +23,9 @@ def curse_dataset(lang):
     return reversal_curse(lang, CURSE, seed=0)
 
 
-@pytest.fixture(scope="module")
-def syllogisms_dataset(lang):
-    return syllogisms(lang, SYLLOGISMS, seed=0)
+@pytest.fixture(scope="module", params=[True, False], ids=["balanced_roles", "pairs_alone"])
+def syllogisms_dataset(lang, request):
+    return syllogisms(lang, dataclasses.replace(SYLLOGISMS, balanced_roles=request.param), seed=0)
 
 
 def all_tokens(world):
@@ -177,9 +179,15 @@ def test_curse_right_options_are_true_and_distractors_false(lang, curse_dataset)
 # --- syllogisms -------------------------------------------------------------------
 
 
+def chains_of(world):
+    """The world's facts chain by chain, as `syllogisms` orders them: all A are B, all C are A[, all E are C, all B are D]."""
+    per_chain = len(world.facts) // len(world.tests["syllogism"])
+    return [world.facts[i : i + per_chain] for i in range(0, len(world.facts), per_chain)]
+
+
 def pairs_of(world):
-    """The world's premise pairs (all A are B, all C are A), as `syllogisms` orders its facts."""
-    return list(zip(world.facts[0::2], world.facts[1::2]))
+    """The world's premise pairs (all A are B, all C are A)."""
+    return [(chain[0], chain[1]) for chain in chains_of(world)]
 
 
 def six_statements(lang, first, second):
@@ -192,7 +200,8 @@ def test_syllogisms_worlds_use_only_held_out_names(lang, syllogisms_dataset, nam
         names = name_runs(all_tokens(world))
         assert names and set(names) <= held_out
         facts_names = [n for f in world.facts for n in (f.subject, f.object)]
-        assert len(set(facts_names)) == 3 * SYLLOGISMS.chains_per_world  # distinct names, pairs share none
+        per_chain = 5 if len(world.facts) == 4 * SYLLOGISMS.chains_per_world else 3
+        assert len(set(facts_names)) == per_chain * SYLLOGISMS.chains_per_world  # distinct names, chains share none
 
 
 def test_syllogisms_has_its_splits_and_item_counts(syllogisms_dataset):
@@ -201,7 +210,7 @@ def test_syllogisms_has_its_splits_and_item_counts(syllogisms_dataset):
     assert len(syllogisms_dataset.worlds) == SYLLOGISMS.n_worlds
     for world in syllogisms_dataset.worlds:
         assert set(world.tests) == {"trained", "syllogism"}
-        assert len(world.tests["trained"]) == 2 * SYLLOGISMS.chains_per_world
+        assert len(world.tests["trained"]) == len(world.facts) in (2 * SYLLOGISMS.chains_per_world, 4 * SYLLOGISMS.chains_per_world)
         assert len(world.tests["syllogism"]) == SYLLOGISMS.chains_per_world
         for items in world.tests.values():
             assert all(len(c.options) == len(set(c.options)) == 6 and c.chance == 1 / 6 for c in items)
@@ -214,6 +223,25 @@ def test_syllogisms_world_text_states_premise_pairs(lang, syllogisms_dataset):
         assert sorted(world.sentences) == sorted(f.sentence(lang) for f in world.facts)
         for premise, link in pairs_of(world):  # all A are B . all C are A .
             assert link.object == premise.subject
+
+
+def test_balanced_roles_train_each_conclusion_term_as_subject_and_as_object(lang):
+    dataset = syllogisms(lang, dataclasses.replace(SYLLOGISMS, balanced_roles=True), seed=0)
+    for world in dataset.worlds:
+        subjects, objects = {f.subject for f in world.facts}, {f.object for f in world.facts}
+        for (premise, link), chain in zip(pairs_of(world), chains_of(world)):
+            assert len(chain) == 4
+            c, b = link.subject, premise.object  # the conclusion: all C are B
+            assert {c, b} <= subjects & objects
+            assert chain[2] == Inclusion(chain[2].subject, c) and chain[3] == Inclusion(b, chain[3].object)
+
+
+def test_without_balanced_roles_each_conclusion_term_keeps_one_role(lang):
+    dataset = syllogisms(lang, dataclasses.replace(SYLLOGISMS, balanced_roles=False), seed=0)
+    for world in dataset.worlds:
+        subjects, objects = {f.subject for f in world.facts}, {f.object for f in world.facts}
+        for premise, link in pairs_of(world):
+            assert link.subject in subjects - objects and premise.object in objects - subjects
 
 
 def test_syllogisms_items_ask_the_premises_and_the_conclusion_among_six(lang, syllogisms_dataset):
@@ -252,15 +280,13 @@ def test_syllogisms_premise_order_and_answer_positions_vary(lang, syllogisms_dat
 # --- all -------------------------------------------------------------------------
 
 
-def test_same_seed_gives_the_same_datasets_and_another_seed_does_not(
-    lang, reversals_dataset, curse_dataset, syllogisms_dataset
-):
+def test_same_seed_gives_the_same_datasets_and_another_seed_does_not(lang, reversals_dataset, curse_dataset):
     assert reversals(lang, REVERSALS, seed=0) == reversals_dataset
     assert reversal_curse(lang, CURSE, seed=0) == curse_dataset
-    assert syllogisms(lang, SYLLOGISMS, seed=0) == syllogisms_dataset
+    assert syllogisms(lang, SYLLOGISMS, seed=0) == syllogisms(lang, SYLLOGISMS, seed=0)
     assert reversals(lang, REVERSALS, seed=1) != reversals_dataset
     assert reversal_curse(lang, CURSE, seed=1) != curse_dataset
-    assert syllogisms(lang, SYLLOGISMS, seed=1) != syllogisms_dataset
+    assert syllogisms(lang, SYLLOGISMS, seed=1) != syllogisms(lang, SYLLOGISMS, seed=0)
 
 
 def test_default_configs_build(lang):
