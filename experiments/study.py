@@ -35,7 +35,7 @@ from lab.datasets import (
 from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
-from lab.results import ResultsTable, markdown_table, summarize
+from lab.results import ResultsTable, markdown_table, summarize, wide_table
 from lab.study import CONDITIONS, run_cells
 from lab.train import trainable_labels
 
@@ -98,8 +98,8 @@ def main(config: Config) -> None:
             table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune, seq_len,
                                 conditions=(condition,), augment=config.augment))
     summaries = summarize(table.rows, condition_order=CONDITIONS)
-    summary = markdown_table(summaries)
-    (config.out / "summary.md").write_text(summary + "\n")
+    summary = wide_table(summaries)
+    (config.out / "summary.md").write_text(f"{summary}\n\n{markdown_table(summaries)}\n")
     for path in (config.out / "study.png", config.plot):
         accuracy_bars(summaries, path)
     print(summary)

@@ -143,3 +143,24 @@ def markdown_table(summaries: list[Summary]) -> str:
             line += " |"
         lines.append(line)
     return "\n".join(lines)
+
+
+def wide_table(summaries: list[Summary]) -> str:
+    """Markdown: a row per dataset and split, a column per condition (mean ± 95% CI; seeds in the header)."""
+    conditions = list(dict.fromkeys(s.condition for s in summaries))
+    cells = {(s.dataset, s.split, s.condition): s for s in summaries}
+    rows = list(dict.fromkeys((s.dataset, s.split, s.chance) for s in summaries))
+    seeds = sorted({s.n_seeds for s in summaries})
+    lines = [
+        f"| dataset | split | chance | {' | '.join(conditions)} |",
+        "|---|---|---|" + "---|" * len(conditions),
+    ]
+    for dataset, split, chance in rows:
+        shown = []
+        for condition in conditions:
+            s = cells.get((dataset, split, condition))
+            interval = "" if s is None or math.isnan(s.interval) else f" ± {s.interval:.2f}"
+            shown.append("" if s is None else f"{s.mean:.2f}{interval}")
+        lines.append(f"| {dataset} | {split} | {chance:.2f} | {' | '.join(shown)} |")
+    lines.append(f"\nMean accuracy ± 95% interval over {' / '.join(map(str, seeds))} seeds.")
+    return "\n".join(lines)

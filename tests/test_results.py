@@ -5,7 +5,7 @@ import pytest
 
 from lab.results import (
     COLUMNS, ResultRow, ResultsTable, Summary, markdown_table, mean_and_interval, read_results, summarize,
-    write_results,
+    wide_table, write_results,
 )
 
 
@@ -127,6 +127,19 @@ def test_markdown_table_has_a_line_per_summary():
     assert len(lines) == 2 + len(summaries)
     assert "| reversals | trained | icl | 0.900 ± 0.050 | 3 | 0.50 |" in lines
     assert "| reversal_curse | reversed | ft | 0.250 | 1 | 0.25 |" in lines
+
+
+def test_wide_table_has_a_row_per_dataset_and_split_and_a_column_per_condition():
+    summaries = [
+        Summary("reversals", "reversed", "icl", 0.9, 0.05, 3, 0.5),
+        Summary("reversals", "reversed", "ft", 0.5, 0.125, 3, 0.5),
+        Summary("syllogisms", "syllogism", "icl", 0.25, math.nan, 3, 1 / 6),
+    ]
+    lines = wide_table(summaries).splitlines()
+    assert lines[0] == "| dataset | split | chance | icl | ft |"
+    assert "| reversals | reversed | 0.50 | 0.90 ± 0.05 | 0.50 ± 0.12 |" in lines
+    assert "| syllogisms | syllogism | 0.17 | 0.25 |  |" in lines  # a missing cell stays empty
+    assert lines[-1] == "Mean accuracy ± 95% interval over 3 seeds."
 
 
 def test_summaries_follow_the_given_condition_order_within_each_dataset_and_split():
