@@ -18,7 +18,10 @@ def accuracy_bars(summaries: list[Summary], path: Path, title: str = "") -> None
     """Bars of mean accuracy (95% interval over seeds) by split, grouped by condition, chance drawn in."""
     datasets = list(dict.fromkeys(s.dataset for s in summaries))
     conditions = list(dict.fromkeys(s.condition for s in summaries))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.6), squeeze=False)
+    n_splits = [len({s.split for s in summaries if s.dataset == d}) for d in datasets]
+    # Panels as wide as their splits, so split names never collide.
+    fig, axes = plt.subplots(1, len(datasets), figsize=(1.6 * sum(n_splits) + 1.5 * len(datasets), 3.6),
+                             squeeze=False, gridspec_kw={"width_ratios": n_splits})
     width = 0.8 / len(conditions)
     colors = plt.get_cmap("tab10")
     for ax, dataset in zip(axes[0], datasets):
@@ -38,11 +41,11 @@ def accuracy_bars(summaries: list[Summary], path: Path, title: str = "") -> None
         ax.set_ylim(0, 1.05)
         ax.set_title(dataset)
         ax.set_ylabel("accuracy")
-    axes[0][-1].legend(loc="upper right", fontsize=8)
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)  # outside: bars stay visible
     n_seeds = max(s.n_seeds for s in summaries)
     fig.suptitle(title or f"accuracy, mean and 95% interval over {n_seeds} seeds")
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
