@@ -136,8 +136,7 @@ def markdown_table(summaries: list[Summary]) -> str:
         header, rule = header + " valid augmentations |", rule + "---|"
     lines = [header, rule]
     for s in summaries:
-        interval = "" if math.isnan(s.interval) else f" ± {s.interval:.3f}"
-        line = f"| {s.dataset} | {s.split} | {s.condition} | {s.mean:.3f}{interval} | {s.n_seeds} | {s.chance:.2f} |"
+        line = f"| {s.dataset} | {s.split} | {s.condition} | {_shown_mean(s, 3)} | {s.n_seeds} | {s.chance:.2f} |"
         if with_validity:
             line += "" if s.valid_share is None else f" {s.valid_share:.2f}"
             line += " |"
@@ -146,7 +145,7 @@ def markdown_table(summaries: list[Summary]) -> str:
 
 
 def wide_table(summaries: list[Summary]) -> str:
-    """Markdown: a row per dataset and split, a column per condition (mean ± 95% CI; seeds in the header)."""
+    """Markdown: a row per dataset and split, a column per condition (mean ± 95% CI), seeds in a line below."""
     conditions = list(dict.fromkeys(s.condition for s in summaries))
     cells = {(s.dataset, s.split, s.condition): s for s in summaries}
     rows = list(dict.fromkeys((s.dataset, s.split, s.chance) for s in summaries))
@@ -156,11 +155,14 @@ def wide_table(summaries: list[Summary]) -> str:
         "|---|---|---|" + "---|" * len(conditions),
     ]
     for dataset, split, chance in rows:
-        shown = []
-        for condition in conditions:
-            s = cells.get((dataset, split, condition))
-            interval = "" if s is None or math.isnan(s.interval) else f" ± {s.interval:.2f}"
-            shown.append("" if s is None else f"{s.mean:.2f}{interval}")
+        found = (cells.get((dataset, split, c)) for c in conditions)
+        shown = ["" if s is None else _shown_mean(s, 2) for s in found]
         lines.append(f"| {dataset} | {split} | {chance:.2f} | {' | '.join(shown)} |")
     lines.append(f"\nMean accuracy ± 95% interval over {' / '.join(map(str, seeds))} seeds.")
     return "\n".join(lines)
+
+
+def _shown_mean(s: Summary, digits: int) -> str:
+    """`mean ± interval`, or the mean alone where one seed gives no interval."""
+    interval = "" if math.isnan(s.interval) else f" ± {s.interval:.{digits}f}"
+    return f"{s.mean:.{digits}f}{interval}"

@@ -200,8 +200,8 @@ def test_syllogisms_worlds_use_only_held_out_names(lang, syllogisms_dataset, nam
         names = name_runs(all_tokens(world))
         assert names and set(names) <= held_out
         facts_names = [n for f in world.facts for n in (f.subject, f.object)]
-        per_chain = 5 if len(world.facts) == 4 * SYLLOGISMS.chains_per_world else 3
-        assert len(set(facts_names)) == per_chain * SYLLOGISMS.chains_per_world  # distinct names, chains share none
+        names_per_chain = len(world.facts) // SYLLOGISMS.chains_per_world + 1  # a chain of k inclusions links k + 1 names
+        assert len(set(facts_names)) == names_per_chain * SYLLOGISMS.chains_per_world  # distinct names, chains share none
 
 
 def test_syllogisms_has_its_splits_and_item_counts(syllogisms_dataset):
