@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lab.corpus import bucket_length
 from lab.model import forward
 
 
@@ -118,9 +119,10 @@ def decode(
     """int32[prompts, max_new_tokens]: continuations of each prompt, greedy or sampled.
 
     `temperature` 0 decodes greedily; above 0 it samples from the softmax of
-    logits / temperature with `key`. Recomputes the whole (fixed-length) sequence
-    per token: no cache, but one compiled program for any prompts of up to
-    `seq_len - max_new_tokens` tokens.
+    logits / temperature with `key`. Recomputes the whole sequence per token (no
+    cache) in a buffer just long enough for the longest prompt and its new tokens,
+    rounded up to a bucket length: short prompts decode cheaply, and one compiled
+    program serves every call of the same bucket.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -129,7 +131,7 @@ def decode(
     longest = max(map(len, prompts))
     if longest + max_new_tokens > seq_len:
         raise ValueError(f"prompt of {longest} tokens + {max_new_tokens} new ones exceeds seq_len={seq_len}")
-    tokens = np.full((len(prompts), seq_len), pad, np.int32)
+    tokens = np.full((len(prompts), bucket_length(longest + max_new_tokens, seq_len)), pad, np.int32)
     for i, p in enumerate(prompts):
         tokens[i, : len(p)] = p
     lengths = np.array([len(p) for p in prompts], np.int32)

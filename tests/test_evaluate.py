@@ -118,6 +118,16 @@ def test_greedy_decode_equals_a_manual_argmax_loop(tiny_model):
         assert row.tolist() == manual_greedy(graphdef, params, prompt, 4)
 
 
+def test_decoding_buffer_is_as_short_as_the_prompts_allow(tiny_model):
+    # The tiny model has 32 learned positions: a buffer of the 96 tokens allowed
+    # would not even run. A short prompt and its new tokens fit one 32-token bucket.
+    graphdef, params = tiny_model
+    prompts = [[1, 40, 41], [1, 50]]
+    got = greedy_decode(graphdef, params, prompts, max_new_tokens=4, seq_len=3 * SEQ_LEN, pad=PAD)
+    for prompt, row in zip(prompts, got):
+        assert row.tolist() == manual_greedy(graphdef, params, prompt, 4)
+
+
 def test_greedy_decode_may_fill_the_sequence_exactly(tiny_model):
     graphdef, params = tiny_model
     got = greedy_decode(graphdef, params, [[1] + [40] * 27], max_new_tokens=4, seq_len=SEQ_LEN, pad=PAD)
