@@ -17,7 +17,7 @@ import numpy as np
 
 from lab.conditions import finetune_runs
 from lab.model import ModelConfig, init_model
-from lab.train import OptimConfig, init_train_state, make_optimizer, make_train_chunk
+from lab.train import OptimConfig, data_parallel_training
 
 
 def seconds(fn: Callable, *args):
@@ -47,20 +47,18 @@ class TrainTiming:
 
 
 def time_train_chunk(model: ModelConfig, optim: OptimConfig, dispatches: int, seed: int) -> TrainTiming:
-    """Compile the lab's scanned train chunk (state donated, as in `pretrain`) and time it.
+    """Compile `pretrain`'s scanned train chunk (batch split over all devices, state donated) and time it.
 
     Tokens are uniform random ints, int32[steps_per_dispatch, batch_size, model.seq_len],
-    already on the device: the cost of building batches is not the train step's.
+    already on the devices: the cost of building batches is not the train step's.
     """
     graphdef, params = init_model(model, seed)
-    optimizer = make_optimizer(optim, params)
-    state = init_train_state(optimizer, params, jax.random.key(seed))
+    state, chunk, data = data_parallel_training(graphdef, params, optim)
     shape = (optim.steps_per_dispatch, optim.batch_size, model.seq_len)
-    tokens_SxBxT = jnp.asarray(np.random.default_rng(seed).integers(0, model.vocab_size, shape), jnp.int32)
-    weights_SxBxT = jnp.ones(shape, jnp.float32)
+    tokens_SxBxT = jax.device_put(np.random.default_rng(seed).integers(0, model.vocab_size, shape, dtype=np.int32), data)
+    weights_SxBxT = jax.device_put(np.ones(shape, np.float32), data)
 
     start = time.perf_counter()
-    chunk = jax.jit(make_train_chunk(graphdef, optimizer), donate_argnums=0)
     compiled = chunk.lower(state, tokens_SxBxT, weights_SxBxT).compile()
     compile_seconds = time.perf_counter() - start
 

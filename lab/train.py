@@ -165,14 +165,13 @@ def make_train_chunk(graphdef, optimizer) -> Callable:
     return chunk
 
 
-def pretrain(
-    graphdef, params: nnx.State, corpus: Corpus, config: OptimConfig, progress: bool = True
-) -> tuple[nnx.State, np.ndarray]:
-    """Train from `params` on the endless corpus for `config.steps` steps.
+def data_parallel_training(graphdef, params: nnx.State, config: OptimConfig):
+    """(train state, jitted train chunk, sharding for its tokens and weights), batch split over all devices.
 
-    Each batch is split across all devices (`config.batch_size` must divide by
-    their number); the parameters are replicated. Returns the trained parameters
-    and the loss of every step.
+    The state is replicated on every device and donated to the chunk; each
+    [steps, batch, T] array of tokens or weights is split along its batch axis
+    (`config.batch_size` must divide by the number of devices), so each device
+    computes the gradient of its share and XLA sums them.
     """
     mesh = device_mesh()
     check_divisible(config.batch_size, mesh, "optim.batch_size")
@@ -182,9 +181,20 @@ def pretrain(
     state = jax.device_put(
         init_train_state(optimizer, jax.tree.map(jnp.copy, params), jax.random.key(0)), replicated(mesh)
     )
-    data = batch_sharding(mesh, axis=1)  # tokens_SxBxT: split B
     # Out as in (replicated): every dispatch gets its state placed alike, so none recompiles.
     chunk = jax.jit(make_train_chunk(graphdef, optimizer), donate_argnums=0, out_shardings=replicated(mesh))
+    return state, chunk, batch_sharding(mesh, axis=1)
+
+
+def pretrain(
+    graphdef, params: nnx.State, corpus: Corpus, config: OptimConfig, progress: bool = True
+) -> tuple[nnx.State, np.ndarray]:
+    """Train from `params` on the endless corpus for `config.steps` steps.
+
+    Each batch is split across all devices (`data_parallel_training`). Returns
+    the trained parameters and the loss of every step.
+    """
+    state, chunk, data = data_parallel_training(graphdef, params, config)
     losses = []
     with tqdm(total=config.steps, desc="pretrain", unit="step", disable=not progress) as bar:
         for step in range(0, config.steps, config.steps_per_dispatch):
