@@ -10,6 +10,12 @@ of a statement about one fact, and decodes greedily:
 Accuracy near 1 / facts means the model copies some fact of the context, not the
 one asked about (it has not bound the name to its fact).
 
+A second table asks whether the model finds a fact by its name or by its kind:
+worlds of `kind_facts` facts of which only some are identities (the rest
+comparisons), description -> name on a name-first identity. High accuracy with one
+identity that falls to 1 / identities with more means it reads "the identity
+fact", whichever name it is about.
+
     python experiments/binding_probe.py
     python experiments/binding_probe.py --pretrain.corpus.two-way-identity-share 0.25
 """
@@ -25,6 +31,7 @@ import tyro
 from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.corpus import random_facts
 from lab.evaluate import greedy_decode
+from lab.facts import Identity
 from lab.language import Language
 
 
@@ -33,8 +40,16 @@ class Config:
     pretrain: PretrainConfig = PretrainConfig()
     facts: tuple[int, ...] = (2, 4, 5)  # facts per world
     worlds: int = 200  # per row of the table
+    kind_facts: int = 4  # facts per world in the by-kind table, 1 to all of them identities
     seed: int = 0
     cache_dir: Path = Path("checkpoints")
+
+    def __post_init__(self):
+        if self.worlds < 1 or self.kind_facts < 1 or min(self.facts, default=0) < 1:
+            raise ValueError(
+                f"worlds ({self.worlds}), kind_facts ({self.kind_facts}) and every entry of facts {self.facts} "
+                "must be >= 1"
+            )
 
 
 def probe(
@@ -57,6 +72,23 @@ def probe(
     return float(correct[0::2].mean()), float(correct[1::2].mean())
 
 
+def probe_by_kind(
+    graphdef, params, lang: Language, n_facts: int, identities: int, worlds: int, seq_len: int, rng
+) -> float:
+    """Description -> name accuracy when `identities` of `n_facts` name-first facts are identities."""
+    prompts, answers = [], []
+    for _ in range(worlds):
+        facts = []
+        while sum(isinstance(f, Identity) for f in facts) != identities:  # redraw: kinds are drawn per fact
+            facts = random_facts(lang, rng, n_facts, identities / n_facts, 1.0, held_out=True)
+        asked = [f for f in facts if isinstance(f, Identity)][rng.integers(identities)]
+        context = [lang.bos, *(t for f in facts for t in f.sentence(lang)), lang.id("so")]
+        prompts.append([*context, *asked.description_tokens(lang), lang.id("is")])
+        answers.append(tuple(asked.name))
+    decoded = greedy_decode(graphdef, params, prompts, max(map(len, answers)), seq_len, lang.pad)
+    return float(np.mean([tuple(d[: len(a)]) == a for d, a in zip(decoded.tolist(), answers)]))
+
+
 def main(config: Config) -> None:
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir)
@@ -69,6 +101,12 @@ def main(config: Config) -> None:
             )
             stated = "name-first" if name_first else "description-first"
             print(f"| {n_facts} | {stated} | {forward:.2f} | {backward:.2f} |")
+    print(f"\n| identities among {config.kind_facts} facts | description -> name |\n|---|---|")
+    for identities in range(1, config.kind_facts + 1):
+        accuracy = probe_by_kind(
+            graphdef, params, lang, config.kind_facts, identities, config.worlds, config.pretrain.model.seq_len, rng
+        )
+        print(f"| {identities} | {accuracy:.2f} |")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ Nothing here trains a model: tests/science/conftest.py owns the pretrained one.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -91,3 +94,26 @@ def count_compiles():
             logger.removeHandler(log)
 
     return counting
+
+
+@pytest.fixture(scope="session")
+def experiment_script():
+    """`with experiment_script("study") as module: ...`: experiments/study.py loaded as a module.
+
+    experiments/ is not a package; the module is registered in sys.modules while in
+    use because dataclasses resolve its annotations through there.
+    """
+
+    @contextmanager
+    def loading(name: str):
+        path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"experiment_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+            yield module
+        finally:
+            del sys.modules[spec.name]
+
+    return loading

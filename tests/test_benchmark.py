@@ -2,18 +2,14 @@
 
 import contextlib
 import dataclasses
-import importlib.util
 import io
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
 from lab.conditions import FinetuneConfig
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "benchmark.py"
 NUMBERS = (
     "tokens_per_second", "model_flops_per_second", "peak_flops_per_second", "mfu", "compile_seconds",
     "step_seconds", "train_step_flops", "sequential_runs_per_second", "batched_runs_per_second", "batched_speedup",
@@ -22,14 +18,9 @@ FINETUNE_KEYS = ("sequential_runs_per_second", "batched_runs_per_second", "batch
 
 
 @pytest.fixture(scope="module")
-def benchmark():
-    """The script as a module (experiments/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through here
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def benchmark(experiment_script):
+    with experiment_script("benchmark") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

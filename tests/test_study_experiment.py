@@ -2,10 +2,7 @@
 
 import contextlib
 import csv
-import importlib.util
 import io
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +13,6 @@ from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructure
 from lab.model import ModelConfig
 from lab.train import OptimConfig
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "study.py"
 TINY = PretrainConfig(
     model=ModelConfig(vocab_size=128, seq_len=96, n_layers=1, d_model=16, n_heads=2, positional="learned"),
     optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2),
@@ -25,14 +21,9 @@ FINETUNE = FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=
 
 
 @pytest.fixture(scope="module")
-def study():
-    """The script as a module (experiments/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("study_experiment", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through here
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def study(experiment_script):
+    with experiment_script("study") as module:
+        yield module
 
 
 def config(study, tmp_path, **overrides):
