@@ -60,11 +60,9 @@ class ReversalCurseConfig:
     n_options: int = 4  # the right answer against n_options - 1 others of the same world
 
     def __post_init__(self):
-        if self.n_worlds < 1 or self.one_way_per_world < 1 or self.two_way_per_world < 0:
-            raise ValueError(
-                "reversal_curse needs n_worlds >= 1, one_way_per_world >= 1, two_way_per_world >= 0; "
-                f"got {self.n_worlds}, {self.one_way_per_world}, {self.two_way_per_world}"
-            )
+        for field, least in (("n_worlds", 1), ("one_way_per_world", 1), ("two_way_per_world", 0)):
+            if getattr(self, field) < least:
+                raise ValueError(f"reversal_curse.{field} must be >= {least}, got {getattr(self, field)}")
         if not 2 <= self.n_options <= self.one_way_per_world + self.two_way_per_world:
             raise ValueError(
                 f"reversal_curse.n_options={self.n_options} needs 2..{self.one_way_per_world + self.two_way_per_world} "

@@ -304,8 +304,10 @@ def test_reversals_config_validates():
 
 
 def test_reversal_curse_config_validates():
-    with pytest.raises(ValueError, match="one_way_per_world"):
+    with pytest.raises(ValueError, match="reversal_curse.one_way_per_world"):
         ReversalCurseConfig(one_way_per_world=0)
+    with pytest.raises(ValueError, match="reversal_curse.two_way_per_world"):
+        ReversalCurseConfig(two_way_per_world=-1)
     with pytest.raises(ValueError, match="reversal_curse.n_options"):
         ReversalCurseConfig(n_options=1)
     with pytest.raises(ValueError, match="reversal_curse.n_options"):
