@@ -52,6 +52,17 @@ class Config:
             )
 
 
+def world_prompt(lang: Language, facts) -> list[int]:
+    """`<bos> FACT . ... so`: the facts in context, the inference marker last."""
+    return [lang.bos, *(t for f in facts for t in f.sentence(lang)), lang.id("so")]
+
+
+def completes(graphdef, params, lang: Language, prompts, answers, seq_len: int) -> np.ndarray:
+    """bool[prompts]: whether greedy decoding continues each prompt with its answer tokens."""
+    decoded = greedy_decode(graphdef, params, prompts, max(map(len, answers)), seq_len, lang.pad)
+    return np.array([tuple(d[: len(a)]) == a for d, a in zip(decoded.tolist(), answers)])
+
+
 def probe(
     graphdef, params, lang: Language, n_facts: int, name_first: bool, worlds: int, seq_len: int, rng
 ) -> tuple[float, float]:
@@ -59,16 +70,14 @@ def probe(
     prompts, answers = [], []
     for _ in range(worlds):
         facts = random_facts(lang, rng, n_facts, 1.0, float(name_first), held_out=True)
-        context = [lang.bos, *(t for f in facts for t in f.sentence(lang)), lang.id("so")]
+        context = world_prompt(lang, facts)
         fact = facts[rng.integers(n_facts)]
         prompts += [
             [*context, *fact.name, lang.id("is"), lang.id("the")],
             [*context, *fact.description_tokens(lang), lang.id("is")],
         ]
         answers += [fact.description_tokens(lang)[1:], tuple(fact.name)]
-    longest = max(map(len, answers))
-    decoded = greedy_decode(graphdef, params, prompts, longest, seq_len, lang.pad)
-    correct = np.array([tuple(d[: len(a)]) == a for d, a in zip(decoded.tolist(), answers)])
+    correct = completes(graphdef, params, lang, prompts, answers, seq_len)
     return float(correct[0::2].mean()), float(correct[1::2].mean())
 
 
@@ -82,11 +91,9 @@ def probe_by_kind(
         while sum(isinstance(f, Identity) for f in facts) != identities:  # redraw: kinds are drawn per fact
             facts = random_facts(lang, rng, n_facts, identities / n_facts, 1.0, held_out=True)
         asked = [f for f in facts if isinstance(f, Identity)][rng.integers(identities)]
-        context = [lang.bos, *(t for f in facts for t in f.sentence(lang)), lang.id("so")]
-        prompts.append([*context, *asked.description_tokens(lang), lang.id("is")])
+        prompts.append([*world_prompt(lang, facts), *asked.description_tokens(lang), lang.id("is")])
         answers.append(tuple(asked.name))
-    decoded = greedy_decode(graphdef, params, prompts, max(map(len, answers)), seq_len, lang.pad)
-    return float(np.mean([tuple(d[: len(a)]) == a for d, a in zip(decoded.tolist(), answers)]))
+    return float(completes(graphdef, params, lang, prompts, answers, seq_len).mean())
 
 
 def main(config: Config) -> None:
