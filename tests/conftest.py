@@ -15,8 +15,10 @@ import jax
 import numpy as np
 import pytest
 
+from lab.checkpoint import PretrainConfig
 from lab.language import Language, LanguageConfig
 from lab.model import ModelConfig, init_model
+from lab.train import OptimConfig
 
 # Learned positions compile noticeably faster than rope on CPU; test_model.py covers every scheme.
 TINY_MODEL = ModelConfig(vocab_size=128, seq_len=32, n_layers=1, d_model=16, n_heads=2, d_ff=32, positional="learned")
@@ -94,6 +96,15 @@ def count_compiles():
             logger.removeHandler(log)
 
     return counting
+
+
+@pytest.fixture(scope="session")
+def barely_pretrained() -> PretrainConfig:
+    """A pretraining config of a tiny model and 2 steps: experiment scripts end to end in seconds."""
+    return PretrainConfig(
+        model=ModelConfig(vocab_size=128, seq_len=96, n_layers=1, d_model=16, n_heads=2, positional="learned"),
+        optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,6 @@ import io
 
 import pytest
 
-from lab.checkpoint import PretrainConfig
-from lab.model import ModelConfig
-from lab.train import OptimConfig
-
-TINY = PretrainConfig(
-    model=ModelConfig(vocab_size=128, seq_len=96, n_layers=1, d_model=16, n_heads=2, positional="learned"),
-    optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2),
-)
-
 
 @pytest.fixture(scope="module")
 def probe(experiment_script):
@@ -21,8 +12,8 @@ def probe(experiment_script):
         yield module
 
 
-def test_prints_both_tables_with_an_accuracy_per_row(probe, tmp_path):
-    config = probe.Config(pretrain=TINY, facts=(2,), worlds=4, kind_facts=3, cache_dir=tmp_path)
+def test_prints_both_tables_with_an_accuracy_per_row(probe, tmp_path, barely_pretrained):
+    config = probe.Config(pretrain=barely_pretrained, facts=(2,), worlds=4, kind_facts=3, cache_dir=tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         probe.main(config)

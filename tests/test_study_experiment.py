@@ -6,17 +6,11 @@ import io
 
 import pytest
 
-from lab.checkpoint import PretrainConfig
 from lab.conditions import FinetuneConfig
 from lab.augment import AugmentConfig
 from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig
-from lab.model import ModelConfig
 from lab.train import OptimConfig
 
-TINY = PretrainConfig(
-    model=ModelConfig(vocab_size=128, seq_len=96, n_layers=1, d_model=16, n_heads=2, positional="learned"),
-    optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2),
-)
 FINETUNE = FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2)
 
 
@@ -26,17 +20,23 @@ def study(experiment_script):
         yield module
 
 
-def config(study, tmp_path, **overrides):
-    overrides = {"seeds": 2, **overrides}
-    return study.Config(
-        pretrain=TINY, finetune=FINETUNE, augment=AugmentConfig(samples=2, max_new_tokens=10),
-        reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
-        reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
-        syllogisms=SyllogismsConfig(n_worlds=2, chains_per_world=1),
-        semantic_structure=SemanticStructureConfig(n_worlds=2),
-        out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
-        progress=False, **overrides,
-    )
+@pytest.fixture
+def config(study, tmp_path, barely_pretrained):
+    """`config(**overrides)`: the study's config on tiny worlds and the barely pretrained model."""
+
+    def make(**overrides):
+        overrides = {"seeds": 2, **overrides}
+        return study.Config(
+            pretrain=barely_pretrained, finetune=FINETUNE, augment=AugmentConfig(samples=2, max_new_tokens=10),
+            reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
+            reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
+            syllogisms=SyllogismsConfig(n_worlds=2, chains_per_world=1),
+            semantic_structure=SemanticStructureConfig(n_worlds=2),
+            out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
+            progress=False, **overrides,
+        )
+
+    return make
 
 
 def run(study, cfg):
@@ -46,8 +46,8 @@ def run(study, cfg):
         return list(csv.DictReader(f))
 
 
-def test_every_dataset_split_condition_and_seed_gets_a_row(study, tmp_path):
-    cfg = config(study, tmp_path)
+def test_every_dataset_split_condition_and_seed_gets_a_row(study, config):
+    cfg = config()
     rows = run(study, cfg)
     cells = {(r["dataset"], r["split"], r["condition"], r["seed"]) for r in rows}
     splits = 2 + 2 + 2 + 5  # reversals, reversal_curse, syllogisms, semantic_structure
@@ -59,16 +59,16 @@ def test_every_dataset_split_condition_and_seed_gets_a_row(study, tmp_path):
     assert (cfg.out / "summary.md").exists() and (cfg.out / "study.png").exists() and cfg.plot.exists()
 
 
-def test_a_rerun_redoes_nothing_and_more_seeds_add_only_theirs(study, tmp_path):
-    cfg = config(study, tmp_path, datasets=("reversals",), conditions=("icl", "ft_split"))
+def test_a_rerun_redoes_nothing_and_more_seeds_add_only_theirs(study, config):
+    cfg = config(datasets=("reversals",), conditions=("icl", "ft_split"))
     first = run(study, cfg)
     assert run(study, cfg) == first
-    more = run(study, config(study, tmp_path, datasets=("reversals",), conditions=("icl", "ft_split"), seeds=3))
+    more = run(study, config(datasets=("reversals",), conditions=("icl", "ft_split"), seeds=3))
     assert [r for r in more if r["seed"] != "2"] == first
     assert {r["seed"] for r in more} == {"0", "1", "2"}
 
 
 @pytest.mark.parametrize("field, value", [("conditions", ("icl", "ft_magic")), ("datasets", ("celebrities",)), ("seeds", 0)])
-def test_bad_selection_names_the_field(study, tmp_path, field, value):
+def test_bad_selection_names_the_field(config, field, value):
     with pytest.raises(ValueError, match=field):
-        config(study, tmp_path, **{field: value})
+        config(**{field: value})
