@@ -52,15 +52,23 @@ class ResultsTable:
         write_results(self.path, self.rows)
 
 
-def write_results(path: Path, rows: list[ResultRow]) -> None:
+def write_results(path: Path, rows: list[ResultRow], leading: dict[str, list[str]] | None = None) -> None:
+    """Write `rows` to a CSV at `path` atomically (a temporary file, then a rename).
+
+    `leading` adds columns in front, one value per row (e.g. a sweep's swept value).
+    """
+    leading = leading or {}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=(*leading, *COLUMNS))
         writer.writeheader()
-        for row in rows:
-            writer.writerow({**asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
-                             "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}"})
+        for i, row in enumerate(rows):
+            writer.writerow({
+                **{column: values[i] for column, values in leading.items()},
+                **asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
+                "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}",
+            })
     os.replace(tmp, path)
 
 
@@ -163,6 +171,10 @@ def wide_table(summaries: list[Summary]) -> str:
 
 
 def _shown_mean(s: Summary, digits: int) -> str:
-    """`mean ± interval`, or the mean alone where one seed gives no interval."""
-    interval = "" if math.isnan(s.interval) else f" ± {s.interval:.{digits}f}"
-    return f"{s.mean:.{digits}f}{interval}"
+    return format_mean(s.mean, s.interval, digits)
+
+
+def format_mean(mean: float, interval: float, digits: int) -> str:
+    """`mean ± interval`, or the mean alone where a single seed gives no interval (nan)."""
+    shown_interval = "" if math.isnan(interval) else f" ± {interval:.{digits}f}"
+    return f"{mean:.{digits}f}{shown_interval}"

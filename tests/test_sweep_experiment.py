@@ -1,0 +1,74 @@
+"""experiments/sweep.py end to end: the reversal-curse experiment over two pretraining seeds of a tiny model."""
+
+import contextlib
+import csv
+import io
+
+import pytest
+
+from lab.conditions import FinetuneConfig
+from lab.datasets import ReversalCurseConfig, ReversalsConfig
+from lab.train import OptimConfig
+
+
+@pytest.fixture(scope="module")
+def sweep(experiment_script):
+    with experiment_script("sweep") as module:
+        yield module
+
+
+@pytest.fixture
+def experiment_and_base(sweep, tmp_path, barely_pretrained):
+    experiment = sweep.load_experiment("reversal_curse")
+    base = experiment.Config(
+        pretrain=barely_pretrained,
+        finetune=FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2),
+        reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
+        reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
+        seeds=2, cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "never.png", progress=False,
+    )
+    return experiment, base
+
+
+def run(sweep, config, experiment, base):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return sweep.main(config, experiment, base)
+
+
+def test_each_value_runs_into_its_own_folder_and_the_rows_are_gathered(sweep, experiment_and_base, tmp_path):
+    experiment, base = experiment_and_base
+    config = sweep.Config("pretrain.seed", ("0", "1"), out=tmp_path / "sweep")
+    table = run(sweep, config, experiment, base)
+    for value in ("0", "1"):
+        folder = tmp_path / "sweep" / f"pretrain.seed={value}"
+        assert (folder / "results.csv").exists() and (folder / "reversal_curse.png").exists()
+    assert not base.plot.exists(), "a value's figure goes into its folder, never into plots/"
+    with open(tmp_path / "sweep" / "sweep.csv", newline="") as f:
+        read = list(csv.DictReader(f))
+    assert {r["pretrain.seed"] for r in read} == {"0", "1"}
+    assert len(read) == 2 * 4 * 2 * 2  # values × (dataset, split) × conditions × seeds
+    assert (tmp_path / "sweep" / "sweep.md").read_text().strip() == table
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 2, "one pretrained model per pretrain.seed"
+
+
+def test_a_rerun_reads_finished_values_back_without_training(sweep, experiment_and_base, tmp_path, monkeypatch):
+    experiment, base = experiment_and_base
+    config = sweep.Config("pretrain.seed", ("0",), out=tmp_path / "sweep")
+    first = run(sweep, config, experiment, base)
+    monkeypatch.setattr(experiment, "run_cells", lambda *a, **k: pytest.fail("a finished cell ran again"))
+    assert run(sweep, config, experiment, base) == first
+
+
+def test_a_field_the_experiment_lacks_fails_before_anything_trains(sweep, experiment_and_base, tmp_path):
+    experiment, base = experiment_and_base
+    config = sweep.Config("pretrain.sed", ("0",), out=tmp_path / "sweep")
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+        run(sweep, config, experiment, base)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_bad_sweep_configs_name_their_field(sweep):
+    with pytest.raises(ValueError, match="values"):
+        sweep.Config("pretrain.seed", ("0", "0"))
+    with pytest.raises(ValueError, match="field"):
+        sweep.Config("out", ("a",))
