@@ -46,7 +46,7 @@ def trace_train_chunk(config: Config, trace_dir: Path) -> list[OpTime]:
     """Instruction times of one call of the train chunk (`steps_per_dispatch` steps), traced into `trace_dir`."""
     optim = OptimConfig(batch_size=config.batch_size, steps_per_dispatch=config.steps_per_dispatch)
     graphdef, params = init_model(config.model, config.seed)
-    state, chunk, data = data_parallel_training(graphdef, params, optim)
+    state, chunk, data = data_parallel_training(graphdef, params, optim, field="batch_size")
     shape = (optim.steps_per_dispatch, optim.batch_size, config.model.seq_len)
     tokens = jax.device_put(np.random.default_rng(config.seed).integers(0, config.model.vocab_size, shape, np.int32), data)
     weights = jax.device_put(np.ones(shape, np.float32), data)

@@ -53,7 +53,7 @@ def time_train_chunk(model: ModelConfig, optim: OptimConfig, dispatches: int, se
     already on the devices: the cost of building batches is not the train step's.
     """
     graphdef, params = init_model(model, seed)
-    state, chunk, data = data_parallel_training(graphdef, params, optim)
+    state, chunk, data = data_parallel_training(graphdef, params, optim, field="batch_size")
     shape = (optim.steps_per_dispatch, optim.batch_size, model.seq_len)
     tokens_SxBxT = jax.device_put(np.random.default_rng(seed).integers(0, model.vocab_size, shape, dtype=np.int32), data)
     weights_SxBxT = jax.device_put(np.ones(shape, np.float32), data)

@@ -165,16 +165,17 @@ def make_train_chunk(graphdef, optimizer) -> Callable:
     return chunk
 
 
-def data_parallel_training(graphdef, params: nnx.State, config: OptimConfig):
+def data_parallel_training(graphdef, params: nnx.State, config: OptimConfig, field: str = "optim.batch_size"):
     """(train state, jitted train chunk, sharding for its tokens and weights), batch split over all devices.
 
     The state is replicated on every device and donated to the chunk; each
     [steps, batch, T] array of tokens or weights is split along its batch axis
-    (`config.batch_size` must divide by the number of devices), so each device
-    computes the gradient of its share and XLA sums them.
+    (`config.batch_size` must divide by the number of devices, else the error
+    names `field`, the caller's flag for it), so each device computes the gradient
+    of its share and XLA sums them.
     """
     mesh = device_mesh()
-    check_divisible(config.batch_size, mesh, "optim.batch_size")
+    check_divisible(config.batch_size, mesh, field)
     optimizer = make_optimizer(config, params)
     # Copy: the state is donated to the compiled chunk, the caller keeps its params. (device_put's
     # may_alias=False did not do: replicated onto 4 devices, the caller's buffer became one copy.)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from lab.benchmarking import time_train_chunk
 from lab.conditions import finetune_runs
 from lab.corpus import Corpus, CorpusConfig
 from lab.language import Language, LanguageConfig
@@ -66,6 +67,10 @@ def computed_on_all_devices(graphdef, params) -> dict[str, np.ndarray]:
             pretrain(graphdef, params, Corpus(lang, CORPUS, seed=0), OptimConfig(batch_size=6), progress=False)
         except ValueError as error:
             out["uneven_batch_error"] = np.array(str(error))
+        try:
+            time_train_chunk(TINY_MODEL, OptimConfig(batch_size=6), dispatches=1, seed=0)
+        except ValueError as error:
+            out["benchmark_uneven_batch_error"] = np.array(str(error))
     return out
 
 
@@ -112,6 +117,9 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused_naming_the_fiel
     four_devices, _ = results
     message = str(four_devices.get("uneven_batch_error", "no error"))
     assert "optim.batch_size=6" in message and "4 devices" in message
+    # The benchmark's flag is --batch-size, so its error names that, not the pretraining config's field.
+    benchmark_message = str(four_devices.get("benchmark_uneven_batch_error", "no error"))
+    assert benchmark_message.startswith("batch_size=6 must be a multiple of the 4 devices")
 
 
 if __name__ == "__main__":
