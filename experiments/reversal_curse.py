@@ -55,6 +55,16 @@ class Config:
         self.pretrain.check()
         _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
         trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
+        for build in dataset_builders(self, Language(self.pretrain.language)).values():
+            build(self.first_seed)  # e.g. worlds that need more held-out names than the language keeps
+
+
+def dataset_builders(config: Config, lang: Language) -> dict:
+    """name -> (seed -> that dataset)."""
+    return {
+        "reversals": lambda seed: reversals(lang, config.reversals, seed),
+        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
+    }
 
 
 def main(config: Config) -> None:
@@ -64,10 +74,7 @@ def main(config: Config) -> None:
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
     table = ResultsTable(config.out / "results.csv")
-    builders = {
-        "reversals": lambda seed: reversals(lang, config.reversals, seed),
-        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
-    }
+    builders = dataset_builders(config, lang)
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     for name in tqdm(builders, desc="datasets", disable=not config.progress):
         pending = [seed for seed in seeds if not table.has(name, seed)]  # the rest finished in an earlier run

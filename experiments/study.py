@@ -73,6 +73,19 @@ class Config:
         self.pretrain.check()
         _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
         trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
+        builders = dataset_builders(self, Language(self.pretrain.language))
+        for name in self.datasets:
+            builders[name](self.first_seed)  # e.g. worlds that need more held-out names than the language keeps
+
+
+def dataset_builders(config: Config, lang: Language) -> dict:
+    """name -> (seed -> that dataset)."""
+    return {
+        "reversals": lambda seed: reversals(lang, config.reversals, seed),
+        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
+        "syllogisms": lambda seed: syllogisms(lang, config.syllogisms, seed),
+        "semantic_structure": lambda seed: semantic_structure(lang, config.semantic_structure, seed),
+    }
 
 
 def main(config: Config) -> None:
@@ -82,12 +95,7 @@ def main(config: Config) -> None:
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
     seq_len = config.pretrain.model.seq_len
-    builders = {
-        "reversals": lambda seed: reversals(lang, config.reversals, seed),
-        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
-        "syllogisms": lambda seed: syllogisms(lang, config.syllogisms, seed),
-        "semantic_structure": lambda seed: semantic_structure(lang, config.semantic_structure, seed),
-    }
+    builders = dataset_builders(config, lang)
     table = ResultsTable(config.out / "results.csv")
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     cells = [(d, c) for d in config.datasets for c in config.conditions]

@@ -108,11 +108,17 @@ class Language:
         """`n` distinct names from one pool (sharing no syllable if the config says so)."""
         pool = self.held_out_names if held_out else self.pretraining_names
         syllables_needed = n * self.config.name_length
-        if n > len(pool) or (self.config.distinct_syllables and syllables_needed > len(self.syllable_ids)):
+        if n > len(pool):
+            which, fix = ("held-out", "raise") if held_out else ("pretraining", "lower")
             raise ValueError(
-                f"a world needs {n} distinct names ({syllables_needed} syllables) but the language has "
-                f"{len(pool)} names and {len(self.syllable_ids)} syllables; use smaller worlds, "
-                "or set language.distinct_syllables=False"
+                f"a world needs {n} distinct names but the {which} pool has {len(pool)} "
+                f"(language.held_out_fraction={self.config.held_out_fraction}); {fix} language.held_out_fraction, "
+                "raise language.name_length, or use smaller worlds"
+            )
+        if self.config.distinct_syllables and syllables_needed > len(self.syllable_ids):
+            raise ValueError(
+                f"a world needs {n} names of distinct syllables ({syllables_needed}) but the language has "
+                f"{len(self.syllable_ids)}; use smaller worlds, or set language.distinct_syllables=False"
             )
         if not self.config.distinct_syllables:
             return [tuple(pool[i].tolist()) for i in rng.choice(len(pool), n, replace=False)]
@@ -126,8 +132,9 @@ class Language:
                 if len(names) == n:
                     return names
         raise ValueError(
-            f"could not draw {n} names with distinct syllables from a pool of {len(pool)}; "
-            "use smaller worlds or set language.distinct_syllables=False"
+            f"could not draw {n} names with distinct syllables from the {'held-out' if held_out else 'pretraining'} "
+            f"pool of {len(pool)} (language.held_out_fraction={self.config.held_out_fraction}); use smaller worlds, "
+            "a held_out_fraction that leaves this pool more names, or language.distinct_syllables=False"
         )
 
     # --- text <-> tokens --------------------------------------------------------

@@ -97,8 +97,10 @@ def test_world_needing_more_syllables_than_exist_raises_clear_error(lang, rng):
 
 def test_world_needing_more_names_than_the_pool_raises_clear_error(rng):
     lang = Language(LanguageConfig(distinct_syllables=False))
-    with pytest.raises(ValueError, match="distinct names"):
+    with pytest.raises(ValueError, match="held-out pool has .*; raise language.held_out_fraction"):
         lang.sample_names(rng, len(lang.held_out_names) + 1, held_out=True)
+    with pytest.raises(ValueError, match="pretraining pool has .*; lower language.held_out_fraction"):
+        lang.sample_names(rng, len(lang.pretraining_names) + 1, held_out=False)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])

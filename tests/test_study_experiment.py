@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import dataclasses
 import io
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from lab.conditions import FinetuneConfig
 from lab.augment import AugmentConfig
 from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig
+from lab.language import LanguageConfig
 from lab.train import OptimConfig
 
 FINETUNE = FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2)
@@ -72,3 +74,11 @@ def test_a_rerun_redoes_nothing_and_more_seeds_add_only_theirs(study, config):
 def test_bad_selection_names_the_field(config, field, value):
     with pytest.raises(ValueError, match=field):
         config(**{field: value})
+
+
+def test_worlds_that_need_more_held_out_names_than_there_are_fail_before_pretraining(study, config, barely_pretrained):
+    starved = dataclasses.replace(barely_pretrained, language=LanguageConfig(held_out_fraction=0.002))
+    cfg = dataclasses.replace(config(datasets=("reversal_curse",)), pretrain=starved)
+    with pytest.raises(ValueError, match="held-out.*language.held_out_fraction=0.002"):
+        study.main(cfg)
+    assert not cfg.cache_dir.exists(), "nothing was pretrained"

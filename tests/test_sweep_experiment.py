@@ -2,12 +2,14 @@
 
 import contextlib
 import csv
+import dataclasses
 import io
 
 import pytest
 
 from lab.conditions import FinetuneConfig
 from lab.datasets import ReversalCurseConfig, ReversalsConfig
+from lab.language import LanguageConfig
 from lab.train import OptimConfig
 
 
@@ -72,3 +74,11 @@ def test_bad_sweep_configs_name_their_field(sweep):
         sweep.Config("pretrain.seed", ("0", "0"))
     with pytest.raises(ValueError, match="field"):
         sweep.Config("out", ("a",))
+
+
+def test_reversal_curse_fails_before_pretraining_when_worlds_need_more_held_out_names(experiment_and_base):
+    experiment, base = experiment_and_base
+    starved = dataclasses.replace(base, pretrain=dataclasses.replace(base.pretrain, language=LanguageConfig(held_out_fraction=0.002)))
+    with pytest.raises(ValueError, match="held-out.*language.held_out_fraction=0.002"):
+        experiment.main(starved)
+    assert not base.cache_dir.exists(), "nothing was pretrained"
