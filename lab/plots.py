@@ -18,7 +18,8 @@ def accuracy_bars(summaries: list[Summary], path: Path, title: str = "") -> None
     """Bars of mean accuracy (95% interval over seeds) by split, grouped by condition, chance drawn in."""
     datasets = list(dict.fromkeys(s.dataset for s in summaries))
     conditions = list(dict.fromkeys(s.condition for s in summaries))
-    n_splits = [len({s.split for s in summaries if s.dataset == d}) for d in datasets]
+    splits_of = {d: list(dict.fromkeys(s.split for s in summaries if s.dataset == d)) for d in datasets}
+    n_splits = [len(splits_of[d]) for d in datasets]
     # Panels as wide as their splits, so split names never collide.
     fig, axes = plt.subplots(1, len(datasets), figsize=(1.6 * sum(n_splits) + 1.5 * len(datasets), 3.6),
                              squeeze=False, gridspec_kw={"width_ratios": n_splits})
@@ -26,7 +27,7 @@ def accuracy_bars(summaries: list[Summary], path: Path, title: str = "") -> None
     colors = plt.get_cmap("tab10")
     for ax, dataset in zip(axes[0], datasets):
         rows = [s for s in summaries if s.dataset == dataset]
-        splits = list(dict.fromkeys(s.split for s in rows))
+        splits = splits_of[dataset]
         for j, condition in enumerate(conditions):
             by_split = {s.split: s for s in rows if s.condition == condition}
             x = np.arange(len(splits)) + (j - (len(conditions) - 1) / 2) * width
