@@ -24,7 +24,7 @@ NOTABLE_OPCODES = frozenset({
     "dynamic-update-slice", "gather", "scatter", "sort",
 })
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ([\w\-]+)\((.*)$")
-_COMPUTATION = re.compile(r"^%?([\w.\-]+) \(.*\{$")
+_COMPUTATION = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) \(.*\{$")
 
 
 @dataclass(frozen=True)
