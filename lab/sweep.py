@@ -11,13 +11,18 @@ the per-value intervals (one pretrained model each) cannot.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from lab.results import ResultRow, format_mean, mean_and_interval, read_results, summarize, write_results
 
 
 def value_folder(out: Path, field: str, value: str) -> Path:
-    """Where the experiment's run for one value writes its results."""
-    return Path(out) / f"{field}={value}"
+    """Where the experiment's run for one value writes its results: OUT/FIELD=VALUE, one folder.
+
+    The value is percent-quoted where it holds a path separator or another character
+    a folder name should not (`blocks/1/.*` -> `blocks%2F1%2F.%2A`); plain numbers stay as typed.
+    """
+    return Path(out) / f"{field}={quote(value, safe='.-_+')}"
 
 
 def gather(out: Path, field: str, values: tuple[str, ...]) -> dict[str, list[ResultRow]]:

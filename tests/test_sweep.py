@@ -57,3 +57,10 @@ def test_a_cell_one_value_lacks_stays_empty():
     table = sweep_table("x", {"a": rows([1.0]) + rows([0.5], condition="ft"), "b": rows([0.0])})
     ft_line = next(line for line in table.splitlines() if "| ft |" in line)
     assert [c.strip() for c in ft_line.strip("|").split("|")][4:] == ["0.50", "", "0.50"]
+
+
+def test_a_value_is_one_folder_whatever_characters_it_holds(tmp_path):
+    assert value_folder(tmp_path, "pretrain.seed", "3").name == "pretrain.seed=3"
+    assert value_folder(tmp_path, "finetune.optim.learning-rate", "3e-4").name == "finetune.optim.learning-rate=3e-4"
+    folder = value_folder(tmp_path, "finetune.optim.trainable", "blocks/1/.*")
+    assert folder.parent == tmp_path and "/" not in folder.name
