@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax
-import numpy as np
 import tyro
 
-from lab.model import ModelConfig, init_model
+from lab.benchmarking import compiled_train_chunk
+from lab.model import ModelConfig
 from lab.profiling import OpTime, instruction_times
-from lab.train import OptimConfig, data_parallel_training
+from lab.train import OptimConfig
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,7 @@ class Config:
 def trace_train_chunk(config: Config, trace_dir: Path) -> list[OpTime]:
     """Instruction times of one call of the train chunk (`steps_per_dispatch` steps), traced into `trace_dir`."""
     optim = OptimConfig(batch_size=config.batch_size, steps_per_dispatch=config.steps_per_dispatch)
-    graphdef, params = init_model(config.model, config.seed)
-    state, chunk, data = data_parallel_training(graphdef, params, optim, field="batch_size")
-    shape = (optim.steps_per_dispatch, optim.batch_size, config.model.seq_len)
-    tokens = jax.device_put(np.random.default_rng(config.seed).integers(0, config.model.vocab_size, shape, np.int32), data)
-    weights = jax.device_put(np.ones(shape, np.float32), data)
-    compiled = chunk.lower(state, tokens, weights).compile()
+    compiled, state, tokens, weights, _ = compiled_train_chunk(config.model, optim, config.seed)
     state, _ = jax.block_until_ready(compiled(state, tokens, weights))  # warm-up, untraced
     with jax.profiler.trace(str(trace_dir)):
         jax.block_until_ready(compiled(state, tokens, weights))

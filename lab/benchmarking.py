@@ -46,9 +46,10 @@ class TrainTiming:
     dispatch_seconds: tuple[float, ...]  # one entry per timed chunk of `steps_per_dispatch` steps
 
 
-def time_train_chunk(model: ModelConfig, optim: OptimConfig, dispatches: int, seed: int) -> TrainTiming:
-    """Compile `pretrain`'s scanned train chunk (batch split over all devices, state donated) and time it.
+def compiled_train_chunk(model: ModelConfig, optim: OptimConfig, seed: int):
+    """(compiled chunk, state, tokens, weights, compile seconds) of `pretrain`'s scanned train chunk.
 
+    The batch is split over all devices and the state donated, as in pretraining.
     Tokens are uniform random ints, int32[steps_per_dispatch, batch_size, model.seq_len],
     already on the devices: the cost of building batches is not the train step's.
     """
@@ -57,11 +58,14 @@ def time_train_chunk(model: ModelConfig, optim: OptimConfig, dispatches: int, se
     shape = (optim.steps_per_dispatch, optim.batch_size, model.seq_len)
     tokens_SxBxT = jax.device_put(np.random.default_rng(seed).integers(0, model.vocab_size, shape, dtype=np.int32), data)
     weights_SxBxT = jax.device_put(np.ones(shape, np.float32), data)
-
     start = time.perf_counter()
     compiled = chunk.lower(state, tokens_SxBxT, weights_SxBxT).compile()
-    compile_seconds = time.perf_counter() - start
+    return compiled, state, tokens_SxBxT, weights_SxBxT, time.perf_counter() - start
 
+
+def time_train_chunk(model: ModelConfig, optim: OptimConfig, dispatches: int, seed: int) -> TrainTiming:
+    """Compile `pretrain`'s train chunk (`compiled_train_chunk`) and time `dispatches` calls after a warm-up."""
+    compiled, state, tokens_SxBxT, weights_SxBxT, compile_seconds = compiled_train_chunk(model, optim, seed)
     _, (state, _) = seconds(compiled, state, tokens_SxBxT, weights_SxBxT)
     times = []
     for _ in range(dispatches):
