@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
-from lab.datasets import ReversalCurseConfig, ReversalsConfig, reversal_curse, reversals
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
@@ -31,6 +31,7 @@ from lab.study import run_cells
 from lab.train import trainable_labels
 
 CONDITIONS = ("icl", "ft")  # the augmented conditions are experiments/study.py's
+DATASETS = ("reversals", "reversal_curse")
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,8 @@ class Config:
         self.pretrain.check()
         _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
         trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
-        for build in dataset_builders(self, Language(self.pretrain.language)).values():
+        for build in dataset_builders(self, Language(self.pretrain.language), DATASETS).values():
             build(self.first_seed)  # e.g. worlds that need more held-out names than the language keeps
-
-
-def dataset_builders(config: Config, lang: Language) -> dict:
-    """name -> (seed -> that dataset)."""
-    return {
-        "reversals": lambda seed: reversals(lang, config.reversals, seed),
-        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
-    }
 
 
 def main(config: Config) -> None:
@@ -74,7 +67,7 @@ def main(config: Config) -> None:
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
     table = ResultsTable(config.out / "results.csv")
-    builders = dataset_builders(config, lang)
+    builders = dataset_builders(config, lang, DATASETS)
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     for name in tqdm(builders, desc="datasets", disable=not config.progress):
         pending = [seed for seed in seeds if not table.has(name, seed)]  # the rest finished in an earlier run

@@ -29,8 +29,7 @@ from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
 from lab.datasets import (
-    ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, reversal_curse, reversals,
-    semantic_structure, syllogisms,
+    BUILDERS, ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, dataset_builders,
 )
 from lab.language import Language
 from lab.model import init_model
@@ -39,7 +38,7 @@ from lab.results import ResultsTable, markdown_table, summarize, wide_table
 from lab.study import CONDITIONS, run_cells
 from lab.train import trainable_labels
 
-DATASETS = ("reversals", "reversal_curse", "syllogisms", "semantic_structure")
+DATASETS = tuple(BUILDERS)  # reversals, reversal_curse, syllogisms, semantic_structure
 
 
 @dataclass(frozen=True)
@@ -73,19 +72,8 @@ class Config:
         self.pretrain.check()
         _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
         trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
-        builders = dataset_builders(self, Language(self.pretrain.language))
-        for name in self.datasets:
-            builders[name](self.first_seed)  # e.g. worlds that need more held-out names than the language keeps
-
-
-def dataset_builders(config: Config, lang: Language) -> dict:
-    """name -> (seed -> that dataset)."""
-    return {
-        "reversals": lambda seed: reversals(lang, config.reversals, seed),
-        "reversal_curse": lambda seed: reversal_curse(lang, config.reversal_curse, seed),
-        "syllogisms": lambda seed: syllogisms(lang, config.syllogisms, seed),
-        "semantic_structure": lambda seed: semantic_structure(lang, config.semantic_structure, seed),
-    }
+        for build in dataset_builders(self, Language(self.pretrain.language), self.datasets).values():
+            build(self.first_seed)  # e.g. worlds that need more held-out names than the language keeps
 
 
 def main(config: Config) -> None:
@@ -95,7 +83,7 @@ def main(config: Config) -> None:
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
     seq_len = config.pretrain.model.seq_len
-    builders = dataset_builders(config, lang)
+    builders = dataset_builders(config, lang, config.datasets)
     table = ResultsTable(config.out / "results.csv")
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     cells = [(d, c) for d in config.datasets for c in config.conditions]

@@ -11,6 +11,8 @@ independent per world, so they batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
 
 import numpy as np
 
@@ -317,3 +319,19 @@ def semantic_structure(lang: Language, config: SemanticStructureConfig, seed: in
     rng = np.random.default_rng([seed, 4])
     worlds = tuple(_semantic_world(lang, config, rng) for _ in range(config.n_worlds))
     return Dataset("semantic_structure", SEMANTIC_SPLITS, worlds)
+
+
+# Every dataset by name: (lang, its config, seed) -> Dataset.
+BUILDERS = {
+    "reversals": reversals, "reversal_curse": reversal_curse, "syllogisms": syllogisms,
+    "semantic_structure": semantic_structure,
+}
+
+
+def dataset_builders(config, lang: Language, names) -> dict[str, Callable[[int], Dataset]]:
+    """name -> (seed -> that dataset) for each of `names`, configured by `config`'s field of that name.
+
+    `config` is an experiment's config, which holds one dataset config per dataset
+    it runs (`config.reversals`, `config.reversal_curse`, ...).
+    """
+    return {name: partial(BUILDERS[name], lang, getattr(config, name)) for name in names}

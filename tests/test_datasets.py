@@ -1,10 +1,11 @@
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 
 from lab.datasets import (
-    ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, reversal_curse, reversals,
-    semantic_structure, syllogisms,
+    ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, dataset_builders,
+    reversal_curse, reversals, semantic_structure, syllogisms,
 )
 from lab.facts import QUANTIFIERS, Comparison, Identity, Inclusion, entailed_sentences, quantified
 
@@ -319,3 +320,12 @@ def test_syllogisms_config_validates():
         SyllogismsConfig(n_worlds=0)
     with pytest.raises(ValueError, match="syllogisms.chains_per_world"):
         SyllogismsConfig(chains_per_world=0)
+
+
+def test_dataset_builders_configure_each_dataset_from_the_field_of_its_name(lang):
+    config = SimpleNamespace(reversals=ReversalsConfig(n_worlds=2), reversal_curse=ReversalCurseConfig(n_worlds=3))
+    builders = dataset_builders(config, lang, ("reversal_curse", "reversals"))
+    assert list(builders) == ["reversal_curse", "reversals"]
+    assert builders["reversals"](4) == reversals(lang, config.reversals, 4)
+    assert len(builders["reversal_curse"](0).worlds) == 3
+
