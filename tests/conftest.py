@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from lab.checkpoint import PretrainConfig
+from lab.conditions import FinetuneConfig
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig
 from lab.language import Language, LanguageConfig
 from lab.model import ModelConfig, init_model
 from lab.train import OptimConfig
@@ -105,6 +107,23 @@ def barely_pretrained() -> PretrainConfig:
         model=ModelConfig(vocab_size=128, seq_len=96, n_layers=1, d_model=16, n_heads=2, positional="learned"),
         optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2),
     )
+
+
+@pytest.fixture(scope="session")
+def barely_finetuned() -> FinetuneConfig:
+    """Fine-tuning of 2 steps on 2 orderings: the FT conditions of experiment scripts in seconds."""
+    return FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_worlds() -> dict:
+    """Each dataset's config at two worlds, the fewest facts each takes: experiment configs take them by name."""
+    return {
+        "reversals": ReversalsConfig(n_worlds=2, facts_per_world=2),
+        "reversal_curse": ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
+        "syllogisms": SyllogismsConfig(n_worlds=2, chains_per_world=1),
+        "semantic_structure": SemanticStructureConfig(n_worlds=2),
+    }
 
 
 @pytest.fixture(scope="session")

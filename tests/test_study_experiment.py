@@ -7,13 +7,8 @@ import io
 
 import pytest
 
-from lab.conditions import FinetuneConfig
 from lab.augment import AugmentConfig
-from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig
 from lab.language import LanguageConfig
-from lab.train import OptimConfig
-
-FINETUNE = FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2)
 
 
 @pytest.fixture(scope="module")
@@ -23,18 +18,14 @@ def study(experiment_script):
 
 
 @pytest.fixture
-def config(study, tmp_path, barely_pretrained):
+def config(study, tmp_path, barely_pretrained, barely_finetuned, tiny_worlds):
     """`config(**overrides)`: the study's config on tiny worlds and the barely pretrained model."""
 
     def make(**overrides):
         overrides = {"seeds": 2, **overrides}
         return study.Config(
-            pretrain=barely_pretrained, finetune=FINETUNE, augment=AugmentConfig(samples=2, max_new_tokens=10),
-            reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
-            reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
-            syllogisms=SyllogismsConfig(n_worlds=2, chains_per_world=1),
-            semantic_structure=SemanticStructureConfig(n_worlds=2),
-            out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
+            pretrain=barely_pretrained, finetune=barely_finetuned, augment=AugmentConfig(samples=2, max_new_tokens=10),
+            **tiny_worlds, out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
             progress=False, **overrides,
         )
 

@@ -7,10 +7,7 @@ import io
 
 import pytest
 
-from lab.conditions import FinetuneConfig
-from lab.datasets import ReversalCurseConfig, ReversalsConfig
 from lab.language import LanguageConfig
-from lab.train import OptimConfig
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +17,11 @@ def sweep(experiment_script):
 
 
 @pytest.fixture
-def experiment_and_base(sweep, tmp_path, barely_pretrained):
+def experiment_and_base(sweep, tmp_path, barely_pretrained, barely_finetuned, tiny_worlds):
     experiment = sweep.load_experiment("reversal_curse")
     base = experiment.Config(
-        pretrain=barely_pretrained,
-        finetune=FinetuneConfig(optim=OptimConfig(steps=2, warmup_steps=0, batch_size=2, steps_per_dispatch=2), orderings=2),
-        reversals=ReversalsConfig(n_worlds=2, facts_per_world=2),
-        reversal_curse=ReversalCurseConfig(n_worlds=2, one_way_per_world=2, two_way_per_world=1, n_options=3),
+        pretrain=barely_pretrained, finetune=barely_finetuned,
+        reversals=tiny_worlds["reversals"], reversal_curse=tiny_worlds["reversal_curse"],
         seeds=2, cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "never.png", progress=False,
     )
     return experiment, base
