@@ -67,11 +67,27 @@ class CausalSelfAttention(nn.Module):
         return self.out(y_BxHxTxK.transpose(1, 2).reshape(B, T, D))
 
 
+class Canon(nn.Module):
+    """Causal depthwise convolution over the last W positions, plus its input (the lab's `Canon`)."""
+
+    def __init__(self, args):
+        super().__init__()
+        W = args.canon_kernel
+        self.weight_WxD = nn.Parameter(W**-0.5 * torch.randn(W, args.d_model))
+
+    def forward(self, x_BxTxD: torch.Tensor) -> torch.Tensor:
+        W, T = self.weight_WxD.shape[0], x_BxTxD.shape[1]
+        padded = F.pad(x_BxTxD, (0, 0, W - 1, 0))
+        return x_BxTxD + sum(padded[:, W - 1 - j : W - 1 - j + T] * self.weight_WxD[j] for j in range(W))
+
+
 class Block(nn.Module):
     def __init__(self, args):
         super().__init__()
         self.pre = args.norm_position == "pre"
         self.attn_norm, self.attn = make_norm(args), CausalSelfAttention(args)
+        if args.canon_kernel > 0:
+            self.attn = nn.Sequential(Canon(args), self.attn)
         self.mlp = None
         if args.d_ff > 0:
             self.mlp_norm = make_norm(args)
@@ -146,7 +162,7 @@ def train_chunk(model, optimizer, scheduler, tokens_SxBxT, weights_SxBxT):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name, default in [("vocab-size", 128), ("seq-len", 96), ("n-layers", 2), ("d-model", 128), ("n-heads", 8),
-                          ("d-ff", 0)]:
+                          ("d-ff", 0), ("canon-kernel", 0)]:
         p.add_argument(f"--model.{name}", dest=name.replace("-", "_"), type=int, default=default)
     p.add_argument("--model.positional", dest="positional", choices=["rope", "learned", "none"], default="rope")
     p.add_argument("--model.norm", dest="norm", choices=["layernorm", "rmsnorm", "none"], default="layernorm")
@@ -188,7 +204,7 @@ def main(argv=None) -> dict:
         times.append(time.perf_counter() - start)
     step_seconds = statistics.median(times) / args.steps_per_dispatch
 
-    config_keys = ("n_layers", "d_model", "n_heads", "d_ff", "seq_len", "vocab_size", "positional", "norm",
+    config_keys = ("n_layers", "d_model", "n_heads", "d_ff", "canon_kernel", "seq_len", "vocab_size", "positional", "norm",
                    "norm_position", "tied_embeddings", "batch_size", "steps_per_dispatch", "dispatches")
     results = {
         "tokens_per_second": args.batch_size * (args.seq_len - 1) / step_seconds,

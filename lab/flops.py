@@ -12,7 +12,9 @@ per term). Counted, per layer and per position (T positions, width D, MLP width 
 and once per position the unembedding, 2·D·V, tied or not (tied reuses the
 embedding matrix, it does the same product). The embedding lookup is a gather:
 0 FLOPs. Norms, RoPE, softmax, GELU, the loss and the optimizer update are
-elementwise and left out, as in the usual MFU convention (PaLM, appendix B).
+elementwise and left out, as in the usual MFU convention (PaLM, appendix B); so
+is the Canon convolution (`model.canon_kernel` = W): W elementwise multiply-adds
+per channel, 2·W·D per position, under 1% of a layer at the default width.
 
 Attention is counted over the full T×T square: the model computes every logit
 and masks the future afterwards (`jnp.where`), so causal masking does not halve

@@ -35,6 +35,11 @@ class ModelConfig:
     norm_position: Literal["pre", "post"] = "pre"
     tied_embeddings: bool = True
     rope_base: float = 10_000.0
+    # Width of a causal depthwise convolution mixing each position with the ones just
+    # before it, added to the attention's input in every block ("Canon-A" layers, Allen-Zhu
+    # 2025); 0 (default) leaves it out. It hands a token its neighbours' identities
+    # without spending an attention head on a fixed offset.
+    canon_kernel: int = 0
 
     def __post_init__(self):
         for field in ("vocab_size", "seq_len", "n_layers", "d_model", "n_heads"):
@@ -56,6 +61,8 @@ class ModelConfig:
                 f"model.positional='rope' needs an even head width, got d_model/n_heads="
                 f"{self.d_model // self.n_heads}"
             )
+        if self.canon_kernel < 0:
+            raise ValueError(f"model.canon_kernel must be >= 0 (0 = no convolution), got {self.canon_kernel}")
         if self.d_ff < 0:
             raise ValueError(f"model.d_ff must be >= 0 (0 = attention-only), got {self.d_ff}")
 
@@ -111,6 +118,22 @@ class CausalSelfAttention(nnx.Module):
         return jnp.einsum("bthk,hkd->btd", y_BxTxHxK, self.out_HxKxD[...])
 
 
+class Canon(nnx.Module):
+    """Causal depthwise convolution over the last `canon_kernel` positions, plus its input."""
+
+    def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
+        W, D = config.canon_kernel, config.d_model
+        # Scaled like a depthwise convolution's fan-in (W), so the mix starts as large as its input.
+        self.weight_WxD = nnx.Param(nnx.initializers.normal(W**-0.5)(rngs.params(), (W, D)))
+
+    def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
+        W, T = self.weight_WxD.shape[0], x_BxTxD.shape[1]
+        padded_BxTxD = jnp.pad(x_BxTxD, ((0, 0), (W - 1, 0), (0, 0)))
+        # Row j of the weight multiplies the position j steps back.
+        mixed_BxTxD = sum(padded_BxTxD[:, W - 1 - j : W - 1 - j + T] * self.weight_WxD[j] for j in range(W))
+        return x_BxTxD + mixed_BxTxD
+
+
 class MLP(nnx.Module):
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
         D, F = config.d_model, config.d_ff
@@ -130,14 +153,18 @@ class Block(nnx.Module):
         self.pre = config.norm_position == "pre"
         self.attn_norm = make_norm(config, rngs)
         self.attn = CausalSelfAttention(config, rngs)
+        self.canon = Canon(config, rngs) if config.canon_kernel > 0 else None
         self.mlp = MLP(config, rngs) if config.d_ff > 0 else None
         self.mlp_norm = make_norm(config, rngs) if config.d_ff > 0 else None
 
     def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
-        x_BxTxD = self._residual(x_BxTxD, self.attn_norm, self.attn)
+        x_BxTxD = self._residual(x_BxTxD, self.attn_norm, self._attend)
         if self.mlp is not None:
             x_BxTxD = self._residual(x_BxTxD, self.mlp_norm, self.mlp)
         return x_BxTxD
+
+    def _attend(self, x_BxTxD: jax.Array) -> jax.Array:
+        return self.attn(x_BxTxD if self.canon is None else self.canon(x_BxTxD))
 
     def _residual(self, x_BxTxD, norm, layer):
         if self.pre:

@@ -5,7 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lab.model import ModelConfig, count_params, forward, init_model, rotate
+from flax import nnx
+
+from lab.model import Canon, ModelConfig, count_params, forward, init_model, rotate
 from lab.train import parameter_paths
 
 
@@ -73,8 +75,9 @@ def test_more_layers_add_blocks(tiny_model_config):
 
 
 @pytest.mark.parametrize("positional", ["learned", "rope", "none"])
-def test_model_is_causal(tiny_model_config, positional):
-    config = dataclasses.replace(tiny_model_config, positional=positional, n_layers=2)
+@pytest.mark.parametrize("canon_kernel", [0, 3])
+def test_model_is_causal(tiny_model_config, positional, canon_kernel):
+    config = dataclasses.replace(tiny_model_config, positional=positional, n_layers=2, canon_kernel=canon_kernel)
     graphdef, params = init_model(config, 0)
     tokens = tokens_for(config)
     t = 13
@@ -83,6 +86,29 @@ def test_model_is_causal(tiny_model_config, positional):
     after = np.asarray(forward(graphdef, params, changed))
     np.testing.assert_allclose(before[:, : t + 1], after[:, : t + 1], rtol=0, atol=1e-6)
     assert not np.allclose(before[:, t + 1 :], after[:, t + 1 :], atol=1e-3)  # later positions do see them
+
+
+def test_canon_adds_the_weighted_previous_positions_to_each_position(tiny_model_config):
+    canon = Canon(dataclasses.replace(tiny_model_config, canon_kernel=3), nnx.Rngs(params=0))
+    x_BxTxD = jax.random.normal(jax.random.key(1), (2, 7, tiny_model_config.d_model))
+    w_WxD = np.asarray(canon.weight_WxD[...])
+    x = np.asarray(x_BxTxD)
+    # Position t mixes t, t-1, t-2 (row j of the weight for j steps back); before the start counts as zero.
+    expected = x + w_WxD[0] * x
+    expected[:, 1:] += w_WxD[1] * x[:, :-1]
+    expected[:, 2:] += w_WxD[2] * x[:, :-2]
+    np.testing.assert_allclose(np.asarray(canon(x_BxTxD)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_canon_kernel_adds_one_weight_per_block_and_zero_adds_none(tiny_model_config):
+    _, plain = init_model(tiny_model_config, 0)
+    _, with_canon = init_model(dataclasses.replace(tiny_model_config, n_layers=2, canon_kernel=4), 0)
+    assert [p for p in parameter_paths(with_canon) if "canon" in p] == [
+        "blocks/0/canon/weight_WxD", "blocks/1/canon/weight_WxD"
+    ]
+    assert not any("canon" in p for p in parameter_paths(plain))
+    with pytest.raises(ValueError, match="model.canon_kernel"):
+        ModelConfig(canon_kernel=-1)
 
 
 def test_jitted_and_eager_forward_agree(tiny_model, tiny_model_config):
