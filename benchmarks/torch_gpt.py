@@ -162,7 +162,7 @@ def train_chunk(model, optimizer, scheduler, tokens_SxBxT, weights_SxBxT):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name, default in [("vocab-size", 128), ("seq-len", 96), ("n-layers", 2), ("d-model", 128), ("n-heads", 8),
-                          ("d-ff", 0), ("canon-kernel", 0)]:
+                          ("d-ff", 0), ("canon-kernel", 4)]:
         p.add_argument(f"--model.{name}", dest=name.replace("-", "_"), type=int, default=default)
     p.add_argument("--model.positional", dest="positional", choices=["rope", "learned", "none"], default="rope")
     p.add_argument("--model.norm", dest="norm", choices=["layernorm", "rmsnorm", "none"], default="layernorm")

@@ -37,9 +37,10 @@ class ModelConfig:
     rope_base: float = 10_000.0
     # Width of a causal depthwise convolution mixing each position with the ones just
     # before it, added to the attention's input in every block ("Canon-A" layers, Allen-Zhu
-    # 2025); 0 (default) leaves it out. It hands a token its neighbours' identities
-    # without spending an attention head on a fixed offset.
-    canon_kernel: int = 0
+    # 2025); 0 leaves it out. It hands a token its neighbours' identities, so a first-layer
+    # head can find a sentence's start by content: without it, in-context reversal of
+    # `NAME is the DESCRIPTION` was at chance (README, "Design choices").
+    canon_kernel: int = 4
 
     def __post_init__(self):
         for field in ("vocab_size", "seq_len", "n_layers", "d_model", "n_heads"):

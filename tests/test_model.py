@@ -101,7 +101,7 @@ def test_canon_adds_the_weighted_previous_positions_to_each_position(tiny_model_
 
 
 def test_canon_kernel_adds_one_weight_per_block_and_zero_adds_none(tiny_model_config):
-    _, plain = init_model(tiny_model_config, 0)
+    _, plain = init_model(dataclasses.replace(tiny_model_config, canon_kernel=0), 0)
     _, with_canon = init_model(dataclasses.replace(tiny_model_config, n_layers=2, canon_kernel=4), 0)
     assert [p for p in parameter_paths(with_canon) if "canon" in p] == [
         "blocks/0/canon/weight_WxD", "blocks/1/canon/weight_WxD"
