@@ -104,6 +104,15 @@ class CausalSelfAttention(nnx.Module):
         self.out_HxKxD = nnx.Param(init(rngs.params(), (H, K, D)) / (2 * config.n_layers) ** 0.5)
 
     def __call__(self, x_BxTxD: jax.Array) -> jax.Array:
+        att_BxHxTxT, v_BxTxHxK = self._weights_and_values(x_BxTxD)
+        y_BxTxHxK = jnp.einsum("bhqt,bthk->bqhk", att_BxHxTxT, v_BxTxHxK)
+        return jnp.einsum("bthk,hkd->btd", y_BxTxHxK, self.out_HxKxD[...])
+
+    def weights(self, x_BxTxD: jax.Array) -> jax.Array:
+        """float32[B, H, T, T]: how much each query position attends to each key position."""
+        return self._weights_and_values(x_BxTxD)[0]
+
+    def _weights_and_values(self, x_BxTxD: jax.Array) -> tuple[jax.Array, jax.Array]:
         q_BxTxHxK, k_BxTxHxK, v_BxTxHxK = jnp.unstack(
             jnp.einsum("btd,dshk->sbthk", x_BxTxD, self.qkv_Dx3xHxK[...]), axis=0
         )
@@ -114,9 +123,7 @@ class CausalSelfAttention(nnx.Module):
         logits_BxHxTxT = jnp.einsum("bqhk,bthk->bhqt", q_BxTxHxK, k_BxTxHxK) * self.config.head_dim**-0.5
         causal_TxT = jnp.tril(jnp.ones((T, T), dtype=bool))
         logits_BxHxTxT = jnp.where(causal_TxT, logits_BxHxTxT, jnp.finfo(logits_BxHxTxT.dtype).min)
-        att_BxHxTxT = jax.nn.softmax(logits_BxHxTxT, axis=-1)
-        y_BxTxHxK = jnp.einsum("bhqt,bthk->bqhk", att_BxHxTxT, v_BxTxHxK)
-        return jnp.einsum("bthk,hkd->btd", y_BxTxHxK, self.out_HxKxD[...])
+        return jax.nn.softmax(logits_BxHxTxT, axis=-1), v_BxTxHxK
 
 
 class Canon(nnx.Module):
@@ -164,8 +171,15 @@ class Block(nnx.Module):
             x_BxTxD = self._residual(x_BxTxD, self.mlp_norm, self.mlp)
         return x_BxTxD
 
+    def attention_weights(self, x_BxTxD: jax.Array) -> jax.Array:
+        """float32[B, H, T, T]: the attention of this block on its input x."""
+        return self.attn.weights(self._attention_input(self.attn_norm(x_BxTxD) if self.pre else x_BxTxD))
+
     def _attend(self, x_BxTxD: jax.Array) -> jax.Array:
-        return self.attn(x_BxTxD if self.canon is None else self.canon(x_BxTxD))
+        return self.attn(self._attention_input(x_BxTxD))
+
+    def _attention_input(self, x_BxTxD: jax.Array) -> jax.Array:
+        return x_BxTxD if self.canon is None else self.canon(x_BxTxD)
 
     def _residual(self, x_BxTxD, norm, layer):
         if self.pre:
@@ -192,9 +206,7 @@ class Transformer(nnx.Module):
 
     def __call__(self, tokens_BxT: jax.Array) -> jax.Array:
         """Next-token logits float32[B, T, V] for int tokens [B, T]."""
-        x_BxTxD = self.embed_VxD[...][tokens_BxT]
-        if self.positions_TxD is not None:
-            x_BxTxD = x_BxTxD + self.positions_TxD[...][: tokens_BxT.shape[1]]
+        x_BxTxD = self._embed(tokens_BxT)
         for block in self.blocks:
             x_BxTxD = block(x_BxTxD)
         x_BxTxD = self.final_norm(x_BxTxD)
@@ -202,6 +214,20 @@ class Transformer(nnx.Module):
             # Tied: embeddings have unit scale, so scale the readout like a D-wide projection.
             return x_BxTxD @ self.embed_VxD[...].T * self.config.d_model**-0.5
         return x_BxTxD @ self.unembed_DxV[...]
+
+    def attention_maps(self, tokens_BxT: jax.Array) -> list[jax.Array]:
+        """Each block's attention float32[B, H, T, T], first block first (for probes, not training)."""
+        x_BxTxD, maps = self._embed(tokens_BxT), []
+        for block in self.blocks:
+            maps.append(block.attention_weights(x_BxTxD))
+            x_BxTxD = block(x_BxTxD)
+        return maps
+
+    def _embed(self, tokens_BxT: jax.Array) -> jax.Array:
+        x_BxTxD = self.embed_VxD[...][tokens_BxT]
+        if self.positions_TxD is not None:
+            x_BxTxD = x_BxTxD + self.positions_TxD[...][: tokens_BxT.shape[1]]
+        return x_BxTxD
 
 
 def init_model(config: ModelConfig, seed: int) -> tuple[nnx.GraphDef, nnx.State]:
@@ -216,6 +242,11 @@ def split_model(model: Transformer) -> tuple[nnx.GraphDef, nnx.State]:
 def forward(graphdef: nnx.GraphDef, params: nnx.State, tokens_BxT: jax.Array) -> jax.Array:
     """Pure forward pass, for use inside jit / vmap / scan."""
     return nnx.merge(graphdef, params)(tokens_BxT)
+
+
+def attention_maps(graphdef: nnx.GraphDef, params: nnx.State, tokens_BxT: jax.Array) -> list[jax.Array]:
+    """Pure: each block's attention weights float32[B, H, T, T], first block first."""
+    return nnx.merge(graphdef, params).attention_maps(tokens_BxT)
 
 
 def count_params(params: nnx.State) -> int:

@@ -7,7 +7,7 @@ import pytest
 
 from flax import nnx
 
-from lab.model import Canon, ModelConfig, count_params, forward, init_model, rotate
+from lab.model import Canon, CausalSelfAttention, ModelConfig, attention_maps, count_params, forward, init_model, rotate
 from lab.train import parameter_paths
 
 
@@ -109,6 +109,30 @@ def test_canon_kernel_adds_one_weight_per_block_and_zero_adds_none(tiny_model_co
     assert not any("canon" in p for p in parameter_paths(plain))
     with pytest.raises(ValueError, match="model.canon_kernel"):
         ModelConfig(canon_kernel=-1)
+
+
+@pytest.mark.parametrize("norm_position", ["pre", "post"])
+def test_attention_maps_are_the_weights_the_forward_pass_uses(tiny_model_config, monkeypatch, norm_position):
+    config = dataclasses.replace(tiny_model_config, n_layers=2, canon_kernel=3, norm_position=norm_position)
+    graphdef, params = init_model(config, 0)
+    tokens = tokens_for(config, length=12)
+    used = []
+    original = CausalSelfAttention._weights_and_values
+
+    def recording(self, x_BxTxD):
+        weights_and_values = original(self, x_BxTxD)
+        used.append(np.asarray(weights_and_values[0]))
+        return weights_and_values
+
+    monkeypatch.setattr(CausalSelfAttention, "_weights_and_values", recording)
+    forward(graphdef, params, tokens)
+    monkeypatch.undo()
+    maps = [np.asarray(m) for m in attention_maps(graphdef, params, tokens)]
+    assert len(maps) == 2 and maps[0].shape == (2, config.n_heads, 12, 12)
+    for probed, in_forward in zip(maps, used):
+        np.testing.assert_allclose(probed, in_forward, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(probed.sum(-1), 1.0, rtol=1e-5)
+        assert np.all(np.triu(probed, k=1) == 0)  # nothing attends to the future
 
 
 def test_jitted_and_eager_forward_agree(tiny_model, tiny_model_config):
