@@ -34,7 +34,7 @@ from lab.datasets import (
 from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
-from lab.results import ResultsTable, markdown_table, summarize, wide_table
+from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, wide_table
 from lab.study import CONDITIONS, run_cells
 from lab.train import trainable_labels
 
@@ -80,6 +80,7 @@ def main(config: Config) -> None:
     start = time.perf_counter()
     enable_compilation_cache()  # before anything compiles; LAB_COMPILATION_CACHE=0 turns it off
     config.check()
+    claim_output_folder(config.out, config)  # a rerun into --out must be of the same config
     lang = Language(config.pretrain.language)
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
     seq_len = config.pretrain.model.seq_len

@@ -60,14 +60,15 @@ class PretrainConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
+def config_differences(saved: dict, wanted: dict, holder: str = "checkpoint", prefix: str = "") -> list[str]:
+    """`field: <holder> has A, config asks for B` for every leaf where two config dicts differ."""
     out = []
     for key in sorted(set(saved) | set(wanted)):
         a, b = saved.get(key), wanted.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
+            out += config_differences(a, b, holder, f"{prefix}{key}.")
         elif a != b and not (isinstance(a, list) and tuple(a) == b):
-            out.append(f"{prefix}{key}: checkpoint has {a!r}, config asks for {b!r}")
+            out.append(f"{prefix}{key}: {holder} has {a!r}, config asks for {b!r}")
     return out
 
 
@@ -97,7 +98,7 @@ def load_pretrained(directory: Path, config: PretrainConfig):
     if saved != wanted:
         raise ValueError(
             f"checkpoint {directory} does not match the requested config:\n  "
-            + "\n  ".join(_differences(saved, wanted))
+            + "\n  ".join(config_differences(saved, wanted))
             + "\npretrain anew (a different --cache-dir) or ask for the config it was made with"
         )
     graphdef, params = init_model(config.model, config.seed)

@@ -2,18 +2,22 @@
 
 `ResultsTable` is the experiment's memory: every finished cell is written to
 `results.csv` at once (via a temporary file and a rename, so an interruption never
-leaves a torn file), and a rerun skips the cells already there.
+leaves a torn file), and a rerun skips the cells already there. `claim_output_folder`
+makes sure a rerun is of the same config, so that skipping is right.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+
+from lab.checkpoint import config_differences
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,42 @@ class ResultsTable:
         self.rows.extend(rows)
         self.rows.sort(key=lambda r: (r.dataset, r.split, r.condition, r.seed))
         write_results(self.path, self.rows)
+
+
+# Experiment fields that choose which cells run or where outputs go, not what a cell computes.
+RUN_ONLY_FIELDS = ("seeds", "first_seed", "out", "cache_dir", "plot", "progress", "datasets", "conditions")
+
+
+def claim_output_folder(out: Path, config) -> None:
+    """Tie `out` to the experiment config (a dataclass) whose results it holds.
+
+    The first run writes `out/config.json`; a later run into `out` must ask for the same
+    config (up to RUN_ONLY_FIELDS), else it would skip finished cells computed with
+    another one (a changed default, say) and mix the two. Nothing is deleted: the error
+    says which fields differ and how to go on.
+    """
+    out = Path(out)
+    wanted = json.loads(json.dumps(
+        {k: v for k, v in asdict(config).items() if k not in RUN_ONLY_FIELDS}, default=str
+    ))
+    path = out / "config.json"
+    if path.exists():
+        differences = config_differences(json.loads(path.read_text()), wanted, holder=f"{path}")
+        if differences:
+            raise ValueError(
+                f"{out} holds results of another config:\n  " + "\n  ".join(differences)
+                + f"\nchoose another --out, or move {out} away to start over"
+            )
+        return
+    if (out / "results.csv").exists():
+        raise ValueError(
+            f"{out}/results.csv has no config.json beside it (written before the lab kept one), so "
+            f"resuming could mix configs; choose another --out, or move {out} away to start over"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def write_results(path: Path, rows: list[ResultRow], leading: dict[str, list[str]] | None = None) -> None:

@@ -1,10 +1,12 @@
+import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab.results import (
-    COLUMNS, ResultRow, ResultsTable, Summary, markdown_table, mean_and_interval, read_results, summarize,
+    COLUMNS, ResultRow, ResultsTable, Summary, claim_output_folder, markdown_table, mean_and_interval, read_results, summarize,
     wide_table, write_results,
 )
 
@@ -168,3 +170,31 @@ def test_has_can_ask_for_one_condition(tmp_path):
     table = ResultsTable(tmp_path / "results.csv")
     table.add([row(condition="icl", seed=3)])
     assert table.has("reversals", 3) and table.has("reversals", 3, "icl") and not table.has("reversals", 3, "ft")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    steps: int = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class _ExperimentConfig:
+    inner: _Inner = _Inner()
+    seeds: int = 5
+    out: Path = Path("runs/x")
+
+
+def test_claim_output_folder_lets_the_same_config_resume_and_refuses_another(tmp_path):
+    claim_output_folder(tmp_path / "run", _ExperimentConfig())
+    assert (tmp_path / "run" / "config.json").exists()
+    claim_output_folder(tmp_path / "run", _ExperimentConfig(seeds=10, out=Path("elsewhere")))  # run-only fields
+    with pytest.raises(ValueError, match=r"inner\.steps: .* has 10, config asks for 20") as error:
+        claim_output_folder(tmp_path / "run", _ExperimentConfig(inner=_Inner(steps=20)))
+    assert "choose another --out" in str(error.value)
+
+
+def test_claim_output_folder_refuses_results_it_cannot_check(tmp_path):
+    write_results(tmp_path / "results.csv", [])
+    with pytest.raises(ValueError, match="no config.json"):
+        claim_output_folder(tmp_path, _ExperimentConfig())
+    assert (tmp_path / "results.csv").exists()  # nothing finished is deleted

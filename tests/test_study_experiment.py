@@ -73,3 +73,13 @@ def test_worlds_that_need_more_held_out_names_than_there_are_fail_before_pretrai
     with pytest.raises(ValueError, match="held-out.*language.held_out_fraction=0.002"):
         study.main(cfg)
     assert not cfg.cache_dir.exists(), "nothing was pretrained"
+
+
+def test_a_rerun_with_another_config_is_refused_and_keeps_the_finished_results(study, config, barely_finetuned):
+    cfg = config(datasets=("reversals",), conditions=("icl",))
+    first = run(study, cfg)
+    other = dataclasses.replace(cfg, finetune=dataclasses.replace(barely_finetuned, orderings=barely_finetuned.orderings + 1))
+    with pytest.raises(ValueError, match=r"another config:\n  finetune\.orderings"):
+        study.main(other)
+    with open(cfg.out / "results.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == first
