@@ -139,8 +139,8 @@ def attention_by_role(graphdef, params, lang: Language, n_facts: int, worlds: in
         prompt = [*world_prompt(lang, facts), *facts[asked].description_tokens(lang), lang.id("is")]
         prompts.append(prompt)
         roles.append(position_roles(lang, facts, asked, len(prompt)))
-        before = 1 + sum(len(f.sentence(lang)) for f in facts[:asked])
-        description_starts.append(before + len(facts[asked].name) + 2)  # past `NAME is the`
+        subject_end = int(np.flatnonzero(roles[-1] == ROLES.index("asked subject"))[-1])
+        description_starts.append(subject_end + 3)  # past `is the`
     maps = np.stack([np.asarray(m) for m in jax.jit(attention_maps, static_argnums=0)(graphdef, params, np.array(prompts))], 1)
     one_hot = np.eye(len(ROLES))[np.stack(roles)]  # [worlds, T, roles]
     shares = {}

@@ -173,7 +173,7 @@ class Block(nnx.Module):
 
     def attention_weights(self, x_BxTxD: jax.Array) -> jax.Array:
         """float32[B, H, T, T]: the attention of this block on its input x."""
-        return self.attn.weights(self._attention_input(self.attn_norm(x_BxTxD) if self.pre else x_BxTxD))
+        return self.attn.weights(self._attention_input(self._sublayer_input(x_BxTxD, self.attn_norm)))
 
     def _attend(self, x_BxTxD: jax.Array) -> jax.Array:
         return self.attn(self._attention_input(x_BxTxD))
@@ -182,9 +182,12 @@ class Block(nnx.Module):
         return x_BxTxD if self.canon is None else self.canon(x_BxTxD)
 
     def _residual(self, x_BxTxD, norm, layer):
-        if self.pre:
-            return x_BxTxD + layer(norm(x_BxTxD))
-        return norm(x_BxTxD + layer(x_BxTxD))
+        y_BxTxD = x_BxTxD + layer(self._sublayer_input(x_BxTxD, norm))
+        return y_BxTxD if self.pre else norm(y_BxTxD)
+
+    def _sublayer_input(self, x_BxTxD, norm):
+        """What a sublayer reads: its input normed (pre-norm) or as it is (post-norm, normed after)."""
+        return norm(x_BxTxD) if self.pre else x_BxTxD
 
 
 class Transformer(nnx.Module):
