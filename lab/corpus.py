@@ -53,6 +53,12 @@ class CorpusConfig:
     # only the verbatim copy `DESCRIPTION is` -> name and lost the reversal of
     # name-first facts (README, "Design choices").
     two_way_identity_share: float = 0.0
+    # Share of relational documents whose facts are all of one kind: all identities
+    # (with probability identity_share) or all comparisons. In a mixed document the fact a
+    # statement is about can often be found by its kind (the one identity among
+    # comparisons); in a one-kind document only its names tell it apart, so every
+    # statement trains binding a name to its fact (README, "Design choices").
+    one_kind_share: float = 0.0
     # Share of documents that are syllogism documents rather than relational ones. Off by
     # default, so the default text is unchanged; at 0 no random number is drawn for it.
     syllogism_share: float = 0.0
@@ -79,8 +85,8 @@ class CorpusConfig:
                 f"corpus.min_facts ({self.min_facts}) must be >= 1 and <= corpus.max_facts ({self.max_facts})"
             )
         for field in (
-            "identity_share", "reversal_share", "forward_identity_share", "two_way_identity_share", "syllogism_share",
-            "semantic_share",
+            "identity_share", "reversal_share", "forward_identity_share", "two_way_identity_share", "one_kind_share",
+            "syllogism_share", "semantic_share",
         ):
             if not 0.0 <= getattr(self, field) <= 1.0:
                 raise ValueError(f"corpus.{field} must lie in [0, 1], got {getattr(self, field)}")
@@ -322,10 +328,11 @@ class Corpus:
     def _relational_text(self, max_facts: int) -> tuple[list[Sentence], list[Sentence]]:
         """Comparison and identity facts, then restatements and reversals of some of them."""
         c, lang, rng = self.config, self.lang, self.rng
-        facts = random_facts(
-            lang, rng, int(rng.integers(c.min_facts, max_facts + 1)),
-            c.identity_share, c.forward_identity_share, held_out=False,
-        )
+        n_facts, identity_share = int(rng.integers(c.min_facts, max_facts + 1)), c.identity_share
+        # At share 0 draw nothing: the stream stays as it was before one-kind documents.
+        if c.one_kind_share > 0 and rng.random() < c.one_kind_share:
+            identity_share = float(rng.random() < c.identity_share)
+        facts = random_facts(lang, rng, n_facts, identity_share, c.forward_identity_share, held_out=False)
         fact_sentences = [f.sentence(lang) for f in facts]
         if c.two_way_identity_share > 0:  # else draw nothing: the stream stays as it was before the option
             both_ways = [f.reversal(lang) for f in facts if isinstance(f, Identity) and rng.random() < c.two_way_identity_share]

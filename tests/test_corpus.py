@@ -146,6 +146,17 @@ def test_fact_mixture_follows_the_shares(lang):
         assert all(isinstance(f, Identity) and f.forward for f in facts)
 
 
+def test_one_kind_documents_hold_facts_of_a_single_kind(lang):
+    def kinds_per_document(config):
+        docs = sample_documents(lang, dataclasses.replace(SMALL, min_facts=4, max_facts=4, **config), 60)
+        return [{type(parse_fact(lang, s)) for s in parse_document(lang, tokens)[0]} for tokens, _ in docs]
+
+    one_kind = kinds_per_document(dict(one_kind_share=1.0))
+    assert all(len(kinds) == 1 for kinds in one_kind)
+    assert {Identity, Comparison} == set().union(*one_kind)  # both kinds, each in its own documents
+    assert any(len(kinds) == 2 for kinds in kinds_per_document(dict(one_kind_share=0.0)))  # the check can fail
+
+
 def test_names_within_a_document_share_no_syllable(lang, name_runs):
     for tokens, _ in sample_documents(lang, SMALL, 50):
         fact_sentences, _ = parse_document(lang, tokens)
@@ -229,6 +240,8 @@ def test_shares_outside_unit_interval_are_rejected():
         CorpusConfig(reversal_share=-0.1)
     with pytest.raises(ValueError, match="corpus.two_way_identity_share"):
         CorpusConfig(two_way_identity_share=2.0)
+    with pytest.raises(ValueError, match="corpus.one_kind_share"):
+        CorpusConfig(one_kind_share=1.5)
     with pytest.raises(ValueError, match="corpus.syllogism_share"):
         CorpusConfig(syllogism_share=1.1)
     with pytest.raises(ValueError, match="corpus.semantic_share"):
