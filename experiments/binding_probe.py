@@ -2,7 +2,7 @@
 
 For worlds of identity facts about held-out names, all stated one way (name-first
 or description-first), the model is prompted with the facts, `so`, and the start
-of a statement about one fact, and decodes greedily:
+of a statement about one fact, and decodes greedily (`lab.binding.probe`):
 
     name -> description:  `... so NAME is the`   should continue `X of Y`
     description -> name:  `... so the X of Y is` should continue `NAME`
@@ -36,10 +36,9 @@ import jax
 import numpy as np
 import tyro
 
+from lab.binding import probe, probe_by_kind, world_prompt
 from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.corpus import random_facts
-from lab.evaluate import greedy_decode
-from lab.facts import Identity
 from lab.language import Language
 from lab.model import attention_maps
 
@@ -60,50 +59,6 @@ class Config:
                 f"worlds ({self.worlds}), kind_facts ({self.kind_facts}), attention_facts ({self.attention_facts}) "
                 f"and every entry of facts {self.facts} must be >= 1"
             )
-
-
-def world_prompt(lang: Language, facts) -> list[int]:
-    """`<bos> FACT . ... so`: the facts in context, the inference marker last."""
-    return [lang.bos, *(t for f in facts for t in f.sentence(lang)), lang.id("so")]
-
-
-def completes(graphdef, params, lang: Language, prompts, answers, seq_len: int) -> np.ndarray:
-    """bool[prompts]: whether greedy decoding continues each prompt with its answer tokens."""
-    decoded = greedy_decode(graphdef, params, prompts, max(map(len, answers)), seq_len, lang.pad)
-    return np.array([tuple(d[: len(a)]) == a for d, a in zip(decoded.tolist(), answers)])
-
-
-def probe(
-    graphdef, params, lang: Language, n_facts: int, name_first: bool, worlds: int, seq_len: int, rng
-) -> tuple[float, float]:
-    """(name -> description, description -> name) accuracy over `worlds` worlds."""
-    prompts, answers = [], []
-    for _ in range(worlds):
-        facts = random_facts(lang, rng, n_facts, 1.0, float(name_first), held_out=True)
-        context = world_prompt(lang, facts)
-        fact = facts[rng.integers(n_facts)]
-        prompts += [
-            [*context, *fact.name, lang.id("is"), lang.id("the")],
-            [*context, *fact.description_tokens(lang), lang.id("is")],
-        ]
-        answers += [fact.description_tokens(lang)[1:], tuple(fact.name)]
-    correct = completes(graphdef, params, lang, prompts, answers, seq_len)
-    return float(correct[0::2].mean()), float(correct[1::2].mean())
-
-
-def probe_by_kind(
-    graphdef, params, lang: Language, n_facts: int, identities: int, worlds: int, seq_len: int, rng
-) -> float:
-    """Description -> name accuracy when `identities` of `n_facts` name-first facts are identities."""
-    prompts, answers = [], []
-    for _ in range(worlds):
-        facts = []
-        while sum(isinstance(f, Identity) for f in facts) != identities:  # redraw: kinds are drawn per fact
-            facts = random_facts(lang, rng, n_facts, identities / n_facts, 1.0, held_out=True)
-        asked = [f for f in facts if isinstance(f, Identity)][rng.integers(identities)]
-        prompts.append([*world_prompt(lang, facts), *asked.description_tokens(lang), lang.id("is")])
-        answers.append(tuple(asked.name))
-    return float(completes(graphdef, params, lang, prompts, answers, seq_len).mean())
 
 
 ROLES = ("asked subject", "other subjects", "asked fact's `.`", "rest of asked fact", "other facts", "query", "<bos>, so")

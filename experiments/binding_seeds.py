@@ -1,0 +1,110 @@
+"""Does a pretraining recipe learn in-context binding for every seed, or for a lucky one?
+
+Pretrains one model per pretraining seed, all at once (`lab.train.pretrain_runs`:
+vmapped, split across devices), then measures each model in context:
+
+    binding probe:  greedy `the X of Y is` -> NAME after name-first identity facts
+                    (experiments/binding_probe.py's first table, one row)
+    icl:            the study's ICL accuracy on `reversal_curse` and `reversals`,
+                    each split, mean over evaluation seeds
+
+and prints one row per seed and their mean. The models are not cached: a batched
+run rounds differently from `pretrain`'s one-model path, and in-context binding is
+sensitive to rounding, so they are not the checkpoints other experiments load.
+
+    python experiments/binding_seeds.py
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 python experiments/binding_seeds.py \\
+        --pretrain.corpus.one-kind-share 1 --pretrain.optim.steps 8000
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+import tyro
+
+from lab.binding import probe
+from lab.checkpoint import PretrainConfig
+from lab.corpus import Corpus
+from lab.datasets import ReversalCurseConfig, ReversalsConfig, dataset_builders
+from lab.language import Language
+from lab.model import init_model
+from lab.study import icl_correct
+from lab.train import pretrain_runs, stack_runs
+
+DATASETS = ("reversal_curse", "reversals")
+
+
+@dataclass(frozen=True)
+class Config:
+    pretrain: PretrainConfig = PretrainConfig()  # its seed is replaced by each of pretrain_seeds
+    pretrain_seeds: tuple[int, ...] = (0, 1, 2, 3)
+    reversals: ReversalsConfig = ReversalsConfig()
+    reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
+    eval_seeds: int = 5  # datasets per model, seeds 0 .. eval_seeds - 1
+    worlds: int = 200  # binding probe worlds per model
+    probe_facts: int = 4  # name-first identity facts per probe world
+    progress: bool = True
+
+    def __post_init__(self):
+        if not self.pretrain_seeds or len(set(self.pretrain_seeds)) != len(self.pretrain_seeds):
+            raise ValueError(f"pretrain_seeds must be distinct and at least one, got {self.pretrain_seeds}")
+        for field in ("eval_seeds", "worlds", "probe_facts"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+
+    def check(self) -> None:
+        """Raise before any pretraining if the parts do not fit (as the experiments do)."""
+        self.pretrain.check()
+        lang = Language(self.pretrain.language)
+        for build in dataset_builders(self, lang, DATASETS).values():
+            build(0)
+
+
+def pretrain_models(config: Config, lang: Language):
+    """(graphdef, params with a leading seeds axis, float32[seeds, steps] losses)."""
+    inits = [init_model(config.pretrain.model, seed) for seed in config.pretrain_seeds]
+    graphdef, params_R = inits[0][0], stack_runs([params for _, params in inits])
+    corpora = [Corpus(lang, config.pretrain.corpus, seed) for seed in config.pretrain_seeds]
+    params_R, losses = pretrain_runs(graphdef, params_R, corpora, config.pretrain.optim, progress=config.progress)
+    return graphdef, jax.device_get(params_R), losses
+
+
+def measure(config: Config, graphdef, params, lang: Language) -> dict[str, float]:
+    """The binding probe and each dataset split's ICL accuracy of one model."""
+    seq_len = config.pretrain.model.seq_len
+    rng = np.random.default_rng(0)
+    row = {"binding probe": probe(graphdef, params, lang, config.probe_facts, True, config.worlds, seq_len, rng)[1]}
+    for name, build in dataset_builders(config, lang, DATASETS).items():
+        datasets = [build(seed) for seed in range(config.eval_seeds)]
+        for split in datasets[0].splits:
+            row[f"{name} {split}"] = float(np.mean([icl_correct(graphdef, params, lang, d, split, seq_len).mean() for d in datasets]))
+    return row
+
+
+def main(config: Config) -> list[dict[str, float]]:
+    config.check()
+    lang = Language(config.pretrain.language)
+    start = time.perf_counter()
+    graphdef, params_R, losses = pretrain_models(config, lang)
+    pretrained = time.perf_counter()
+    rows = []
+    for r, seed in enumerate(config.pretrain_seeds):
+        params = jax.tree.map(lambda x: x[r], params_R)
+        rows.append({"pretrain seed": seed, **measure(config, graphdef, params, lang), "final loss": float(losses[r, -100:].mean())})
+    columns = list(rows[0])[1:]
+    print(f"\n| pretrain seed | {' | '.join(columns)} |\n|---" + "|---" * len(columns) + "|")
+    for row in rows:
+        print(f"| {row['pretrain seed']} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |")
+    print("| mean | " + " | ".join(f"{np.mean([row[c] for row in rows]):.2f}" for c in columns) + " |")
+    print(f"\nICL: mean over {config.eval_seeds} evaluation seeds; probe: {config.worlds} worlds of "
+          f"{config.probe_facts} name-first facts, greedy. Pretraining {pretrained - start:.0f} s, "
+          f"measuring {time.perf_counter() - pretrained:.0f} s.")
+    return rows
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Config))

@@ -1,0 +1,50 @@
+"""experiments/binding_seeds.py end to end: tiny models, barely pretrained, two seeds at once."""
+
+import contextlib
+import io
+
+import jax
+import pytest
+
+
+@pytest.fixture(scope="module")
+def binding_seeds(experiment_script):
+    with experiment_script("binding_seeds") as module:
+        yield module
+
+
+@pytest.fixture
+def tiny(binding_seeds, barely_pretrained, tiny_worlds):
+    worlds = {name: tiny_worlds[name] for name in binding_seeds.DATASETS}
+    return binding_seeds.Config(
+        pretrain=barely_pretrained, pretrain_seeds=(3, 5), eval_seeds=1, worlds=4, progress=False, **worlds
+    )
+
+
+def test_one_row_per_pretraining_seed_and_their_mean(binding_seeds, tiny):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rows = binding_seeds.main(tiny)
+    assert [row["pretrain seed"] for row in rows] == [3, 5]
+    for row in rows:
+        accuracies = [v for k, v in row.items() if k not in ("pretrain seed", "final loss")]
+        assert len(accuracies) == 5 and all(0.0 <= a <= 1.0 for a in accuracies)  # probe + 2 splits of 2 datasets
+    table = [line for line in out.getvalue().splitlines() if line.startswith("| ") and not line.startswith("|---")]
+    assert [line.split(" | ")[0] for line in table[1:]] == ["| 3", "| 5", "| mean"]
+
+
+def test_each_seed_trains_its_own_model(binding_seeds, tiny, lang):
+    _, params_R, losses = binding_seeds.pretrain_models(tiny, lang)
+    assert losses.shape == (2, tiny.pretrain.optim.steps)
+    for leaf in jax.tree.leaves(params_R):
+        assert leaf.shape[0] == 2
+    assert any((leaf[0] != leaf[1]).any() for leaf in jax.tree.leaves(params_R))
+
+
+def test_rejects_repeated_or_no_seeds(binding_seeds):
+    with pytest.raises(ValueError, match="pretrain_seeds"):
+        binding_seeds.Config(pretrain_seeds=(1, 1))
+    with pytest.raises(ValueError, match="pretrain_seeds"):
+        binding_seeds.Config(pretrain_seeds=())
+    with pytest.raises(ValueError, match="eval_seeds"):
+        binding_seeds.Config(eval_seeds=0)
