@@ -12,7 +12,8 @@ from lab.language import ADJECTIVES, Language, LanguageConfig
 
 SMALL = CorpusConfig(
     min_facts=1, max_facts=4, identity_share=0.5, reversal_share=0.5, forward_identity_share=0.5,
-    two_way_identity_share=0.0, max_statements=8, loss_on="inference", seq_len=64, curriculum_steps=0,
+    two_way_identity_share=0.0, one_kind_share=0.0, max_statements=8, loss_on="inference", seq_len=64,
+    curriculum_steps=0,
 )
 SYLLOGISMS = dataclasses.replace(SMALL, max_statements=4, syllogism_share=1.0)
 
@@ -292,11 +293,12 @@ def test_seq_len_too_small_for_max_facts_is_rejected(lang):
 
 # --- syllogism documents -----------------------------------------------------------
 
-# sha256 of the default config's first batches at steps 0 and 10_000 (seed 0), taken
-# before syllogism documents existed. If this changes, the default text changed:
-# bump corpus.TEXT_FORMAT and update the digest.
+# sha256 of the first batches at steps 0 and 10_000 (seed 0) of the default config of
+# before syllogism and one-kind documents (MIXED), taken then. If this changes, that text
+# changed: bump corpus.TEXT_FORMAT and update the digest.
+MIXED = CorpusConfig(one_kind_share=0.0)
 DEFAULT_STREAM_DIGEST = "c1efb8a7126659c2694df6bf209fcb4284fde0abf9a44cd063a825c39fe495f5"
-# The same of CorpusConfig(syllogism_share=0.5, mixed_from_step=0), taken before semantic documents existed.
+# The same of MIXED with syllogism_share=0.5, mixed_from_step=0, taken before semantic documents existed.
 SYLLOGISM_STREAM_DIGEST = "7229f3329e33d9e56f9acbfaf9340232fc03cc542e25a7b07d64273be06f046e"
 
 
@@ -309,18 +311,18 @@ def stream_digest(lang, config):
     return digest.hexdigest()
 
 
-def test_syllogism_share_zero_leaves_the_default_stream_bit_identical():
+def test_shares_at_zero_leave_the_earlier_stream_bit_identical():
     lang = Language(LanguageConfig(name_length=2, held_out_fraction=0.25, seed=0, distinct_syllables=True))
-    assert CorpusConfig().syllogism_share == 0.0
-    assert stream_digest(lang, CorpusConfig()) == DEFAULT_STREAM_DIGEST
-    assert stream_digest(lang, CorpusConfig(syllogism_share=0.1)) != DEFAULT_STREAM_DIGEST  # the check can fail
-    assert CorpusConfig().semantic_share == 0.0
-    assert stream_digest(lang, CorpusConfig(semantic_share=0.1)) != DEFAULT_STREAM_DIGEST
+    assert MIXED.syllogism_share == MIXED.semantic_share == 0.0
+    assert stream_digest(lang, MIXED) == DEFAULT_STREAM_DIGEST
+    for share in ("syllogism_share", "semantic_share", "one_kind_share"):  # the check can fail
+        assert stream_digest(lang, dataclasses.replace(MIXED, **{share: 0.1})) != DEFAULT_STREAM_DIGEST
 
 
 def test_semantic_share_zero_leaves_syllogism_streams_bit_identical():
     lang = Language(LanguageConfig(name_length=2, held_out_fraction=0.25, seed=0, distinct_syllables=True))
-    assert stream_digest(lang, CorpusConfig(syllogism_share=0.5, mixed_from_step=0)) == SYLLOGISM_STREAM_DIGEST
+    syllogisms = dataclasses.replace(MIXED, syllogism_share=0.5, mixed_from_step=0)
+    assert stream_digest(lang, syllogisms) == SYLLOGISM_STREAM_DIGEST
 
 
 def test_random_chains_link_distinct_names(lang, rng):
