@@ -29,7 +29,7 @@ import tyro
 from lab.binding import probe
 from lab.checkpoint import PretrainConfig
 from lab.corpus import Corpus
-from lab.datasets import ReversalCurseConfig, ReversalsConfig, dataset_builders
+from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
 from lab.study import icl_correct
@@ -56,12 +56,11 @@ class Config:
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
 
-    def check(self) -> None:
-        """Raise before any pretraining if the parts do not fit (as the experiments do)."""
-        self.pretrain.check()
-        lang = Language(self.pretrain.language)
-        for build in dataset_builders(self, lang, DATASETS).values():
-            build(0)
+
+def evaluation_datasets(config: Config, lang: Language) -> dict[str, list[Dataset]]:
+    """Each dataset at evaluation seeds 0 .. eval_seeds - 1: the same worlds for every model."""
+    return {name: [build(seed) for seed in range(config.eval_seeds)]
+            for name, build in dataset_builders(config, lang, DATASETS).items()}
 
 
 def pretrain_models(config: Config, lang: Language):
@@ -73,28 +72,28 @@ def pretrain_models(config: Config, lang: Language):
     return graphdef, jax.device_get(params_R), losses
 
 
-def measure(config: Config, graphdef, params, lang: Language) -> dict[str, float]:
+def measure(config: Config, graphdef, params, lang: Language, datasets: dict[str, list[Dataset]]) -> dict[str, float]:
     """The binding probe and each dataset split's ICL accuracy of one model."""
     seq_len = config.pretrain.model.seq_len
     rng = np.random.default_rng(0)
     row = {"binding probe": probe(graphdef, params, lang, config.probe_facts, True, config.worlds, seq_len, rng)[1]}
-    for name, build in dataset_builders(config, lang, DATASETS).items():
-        datasets = [build(seed) for seed in range(config.eval_seeds)]
-        for split in datasets[0].splits:
-            row[f"{name} {split}"] = float(np.mean([icl_correct(graphdef, params, lang, d, split, seq_len).mean() for d in datasets]))
+    for name, seeded in datasets.items():
+        for split in seeded[0].splits:
+            row[f"{name} {split}"] = float(np.mean([icl_correct(graphdef, params, lang, d, split, seq_len).mean() for d in seeded]))
     return row
 
 
 def main(config: Config) -> list[dict[str, float]]:
-    config.check()
+    config.pretrain.check()
     lang = Language(config.pretrain.language)
+    datasets = evaluation_datasets(config, lang)  # before pretraining: worlds that do not fit fail at start
     start = time.perf_counter()
     graphdef, params_R, losses = pretrain_models(config, lang)
     pretrained = time.perf_counter()
     rows = []
     for r, seed in enumerate(config.pretrain_seeds):
         params = jax.tree.map(lambda x: x[r], params_R)
-        rows.append({"pretrain seed": seed, **measure(config, graphdef, params, lang), "final loss": float(losses[r, -100:].mean())})
+        rows.append({"pretrain seed": seed, **measure(config, graphdef, params, lang, datasets), "final loss": float(losses[r, -100:].mean())})
     columns = list(rows[0])[1:]
     print(f"\n| pretrain seed | {' | '.join(columns)} |\n|---" + "|---" * len(columns) + "|")
     for row in rows:
