@@ -26,7 +26,7 @@ from lab.datasets import ReversalCurseConfig, ReversalsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
-from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize
+from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, write_atomically
 from lab.study import run_cells
 from lab.train import trainable_labels
 
@@ -79,7 +79,7 @@ def main(config: Config) -> None:
                                  config.pretrain.model.seq_len, CONDITIONS))
     summaries = summarize(table.rows)
     summary = markdown_table(summaries)
-    (config.out / "summary.md").write_text(summary + "\n")
+    write_atomically(config.out / "summary.md", summary + "\n")
     for path in (config.out / "reversal_curse.png", config.plot):
         accuracy_bars(summaries, path)
     print(summary)

@@ -34,7 +34,7 @@ from lab.datasets import (
 from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
-from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, wide_table
+from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, wide_table, write_atomically
 from lab.study import CONDITIONS, run_cells
 from lab.train import trainable_labels
 
@@ -96,7 +96,7 @@ def main(config: Config) -> None:
                                 conditions=(condition,), augment=config.augment))
     summaries = summarize(table.rows, condition_order=CONDITIONS)
     summary = wide_table(summaries)
-    (config.out / "summary.md").write_text(f"{summary}\n\n{markdown_table(summaries)}\n")
+    write_atomically(config.out / "summary.md", f"{summary}\n\n{markdown_table(summaries)}\n")
     for path in (config.out / "study.png", config.plot):
         accuracy_bars(summaries, path)
     print(summary)

@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 import tyro
 from tqdm.auto import tqdm
 
+from lab.results import write_atomically
 from lab.sweep import gather, sweep_table, value_folder, write_sweep_csv
 
 EXPERIMENTS = ("reversal_curse", "study")
@@ -77,7 +78,7 @@ def main(config: Config, experiment, base) -> str:
     rows = gather(config.out, config.field, config.values)
     write_sweep_csv(config.out / "sweep.csv", config.field, rows)
     table = sweep_table(config.field, rows)
-    (config.out / "sweep.md").write_text(table + "\n")
+    write_atomically(config.out / "sweep.md", table + "\n")
     print(f"\n{table}\nwrote {config.out}/sweep.csv and sweep.md")
     return table
 

@@ -9,6 +9,7 @@ makes sure a rerun is of the same config, so that skipping is right.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -86,9 +87,15 @@ def claim_output_folder(out: Path, config) -> None:
             f"{out}/results.csv has no config.json beside it (written before the lab kept one), so "
             f"resuming could mix configs; choose another --out, or move {out} away to start over"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+    write_atomically(path, json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temporary file and a rename, so an interruption never leaves a torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, newline="")  # exactly as given: the CSV writer chose its line ends
     os.replace(tmp, path)
 
 
@@ -98,18 +105,16 @@ def write_results(path: Path, rows: list[ResultRow], leading: dict[str, list[str
     `leading` adds columns in front, one value per row (e.g. a sweep's swept value).
     """
     leading = leading or {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=(*leading, *COLUMNS))
-        writer.writeheader()
-        for i, row in enumerate(rows):
-            writer.writerow({
-                **{column: values[i] for column, values in leading.items()},
-                **asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
-                "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}",
-            })
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=(*leading, *COLUMNS))
+    writer.writeheader()
+    for i, row in enumerate(rows):
+        writer.writerow({
+            **{column: values[i] for column, values in leading.items()},
+            **asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
+            "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}",
+        })
+    write_atomically(path, text.getvalue())
 
 
 def read_results(path: Path) -> list[ResultRow]:

@@ -7,7 +7,7 @@ import pytest
 
 from lab.results import (
     COLUMNS, ResultRow, ResultsTable, Summary, claim_output_folder, markdown_table, mean_and_interval, read_results, summarize,
-    wide_table, write_results,
+    wide_table, write_atomically, write_results,
 )
 
 
@@ -198,3 +198,11 @@ def test_claim_output_folder_refuses_results_it_cannot_check(tmp_path):
     with pytest.raises(ValueError, match="no config.json"):
         claim_output_folder(tmp_path, _ExperimentConfig())
     assert (tmp_path / "results.csv").exists()  # nothing finished is deleted
+
+
+def test_write_atomically_replaces_the_whole_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "new" / "summary.md"
+    write_atomically(path, "a longer first text\n")
+    write_atomically(path, "second\r\n")
+    assert path.read_bytes() == b"second\r\n"  # line ends as given, nothing of the first text left
+    assert [p.name for p in path.parent.iterdir()] == ["summary.md"]
