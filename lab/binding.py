@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab.conditions import context_prompt
 from lab.corpus import random_facts
 from lab.evaluate import greedy_decode
 from lab.facts import Identity
@@ -19,7 +20,7 @@ from lab.language import Language
 
 def world_prompt(lang: Language, facts) -> list[int]:
     """`<bos> FACT . ... so`: the facts in context, the inference marker last."""
-    return [lang.bos, *(t for f in facts for t in f.sentence(lang)), lang.id("so")]
+    return context_prompt(lang, [f.sentence(lang) for f in facts])
 
 
 def completes(graphdef, params, lang: Language, prompts, answers, seq_len: int) -> np.ndarray:

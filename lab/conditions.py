@@ -51,8 +51,13 @@ class FinetuneConfig:
             raise ValueError(f"finetune.split must be 'independent' or 'cumulative', got {self.split!r}")
 
 
+def context_prompt(lang: Language, sentences) -> list[int]:
+    """`<bos> SENTENCE ... so`: the sentences in context, the inference marker last."""
+    return [lang.bos, *(t for s in sentences for t in s), lang.id("so")]
+
+
 def icl_prompt(lang: Language, world: World) -> list[int]:
-    return [lang.bos, *(t for s in world.sentences for t in s), lang.id("so")]
+    return context_prompt(lang, world.sentences)
 
 
 def ft_prompt(lang: Language) -> list[int]:
