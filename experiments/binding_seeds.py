@@ -8,19 +8,24 @@ vmapped, split across devices), then measures each model in context:
     icl:            the study's ICL accuracy on `reversal_curse` and `reversals`,
                     each split, mean over evaluation seeds
 
-and prints one row per seed and their mean. The models are not cached: a batched
-run rounds differently from `pretrain`'s one-model path, and in-context binding is
-sensitive to rounding, so they are not the checkpoints other experiments load.
+and prints one row per seed and their mean, which it also writes to
+`OUT/binding_seeds.{csv,md}`; a rerun of the same config reads them back instead of
+pretraining again. The models are not cached: a batched run rounds differently from
+`pretrain`'s one-model path, and in-context binding is sensitive to rounding, so they
+are not the checkpoints other experiments load.
 
     python experiments/binding_seeds.py
     XLA_FLAGS=--xla_force_host_platform_device_count=2 python experiments/binding_seeds.py \\
-        --pretrain.corpus.one-kind-share 1 --pretrain.optim.steps 8000
+        --pretrain.optim.steps 8000 --out runs/binding_seeds_8k
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -32,6 +37,7 @@ from lab.corpus import Corpus
 from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
+from lab.results import claim_output_folder, write_atomically
 from lab.study import icl_correct
 from lab.train import pretrain_runs, stack_runs
 
@@ -47,6 +53,7 @@ class Config:
     eval_seeds: int = 5  # datasets per model, seeds 0 .. eval_seeds - 1
     worlds: int = 200  # binding probe worlds per model
     probe_facts: int = 4  # name-first identity facts per probe world
+    out: Path = Path("runs/binding_seeds")
     progress: bool = True
 
     def __post_init__(self):
@@ -85,6 +92,22 @@ def measure(config: Config, graphdef, params, lang: Language, datasets: dict[str
 
 def main(config: Config) -> list[dict[str, float]]:
     config.pretrain.check()
+    claim_output_folder(config.out, config)  # a folder of another config is refused, never overwritten
+    csv_path = config.out / "binding_seeds.csv"
+    if csv_path.exists():  # this config's models were measured already
+        rows = read_rows(csv_path)
+        print(f"read {csv_path}, measured by an earlier run of this config")
+    else:
+        rows = measure_seeds(config)
+        write_rows(csv_path, rows)
+    table = markdown(rows)
+    write_atomically(config.out / "binding_seeds.md", table + "\n")
+    print(table)
+    return rows
+
+
+def measure_seeds(config: Config) -> list[dict[str, float]]:
+    """Pretrain a model per seed, then measure each: one row per seed."""
     lang = Language(config.pretrain.language)
     datasets = evaluation_datasets(config, lang)  # before pretraining: worlds that do not fit fail at start
     start = time.perf_counter()
@@ -94,15 +117,32 @@ def main(config: Config) -> list[dict[str, float]]:
     for r, seed in enumerate(config.pretrain_seeds):
         params = jax.tree.map(lambda x: x[r], params_R)
         rows.append({"pretrain seed": seed, **measure(config, graphdef, params, lang, datasets), "final loss": float(losses[r, -100:].mean())})
-    columns = list(rows[0])[1:]
-    print(f"\n| pretrain seed | {' | '.join(columns)} |\n|---" + "|---" * len(columns) + "|")
-    for row in rows:
-        print(f"| {row['pretrain seed']} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |")
-    print("| mean | " + " | ".join(f"{np.mean([row[c] for row in rows]):.2f}" for c in columns) + " |")
     print(f"\nICL: mean over {config.eval_seeds} evaluation seeds; probe: {config.worlds} worlds of "
           f"{config.probe_facts} name-first facts, greedy. Pretraining {pretrained - start:.0f} s, "
           f"measuring {time.perf_counter() - pretrained:.0f} s.")
     return rows
+
+
+def markdown(rows: list[dict[str, float]]) -> str:
+    """A line per pretraining seed, then their mean."""
+    columns = list(rows[0])[1:]
+    lines = [f"| pretrain seed | {' | '.join(columns)} |", "|---" + "|---" * len(columns) + "|"]
+    lines += [f"| {row['pretrain seed']} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |" for row in rows]
+    lines.append("| mean | " + " | ".join(f"{np.mean([row[c] for row in rows]):.2f}" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def write_rows(path: Path, rows: list[dict[str, float]]) -> None:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue())
+
+
+def read_rows(path: Path) -> list[dict[str, float]]:
+    with open(path, newline="") as f:
+        return [{k: int(v) if k == "pretrain seed" else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 if __name__ == "__main__":

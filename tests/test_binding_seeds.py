@@ -1,6 +1,7 @@
 """experiments/binding_seeds.py end to end: tiny models, barely pretrained, two seeds at once."""
 
 import contextlib
+import dataclasses
 import io
 
 import jax
@@ -14,10 +15,11 @@ def binding_seeds(experiment_script):
 
 
 @pytest.fixture
-def tiny(binding_seeds, barely_pretrained, tiny_worlds):
+def tiny(binding_seeds, barely_pretrained, tiny_worlds, tmp_path):
     worlds = {name: tiny_worlds[name] for name in binding_seeds.DATASETS}
     return binding_seeds.Config(
-        pretrain=barely_pretrained, pretrain_seeds=(3, 5), eval_seeds=1, worlds=4, progress=False, **worlds
+        pretrain=barely_pretrained, pretrain_seeds=(3, 5), eval_seeds=1, worlds=4, out=tmp_path / "out",
+        progress=False, **worlds
     )
 
 
@@ -31,6 +33,17 @@ def test_one_row_per_pretraining_seed_and_their_mean(binding_seeds, tiny):
         assert len(accuracies) == 5 and all(0.0 <= a <= 1.0 for a in accuracies)  # probe + 2 splits of 2 datasets
     table = [line for line in out.getvalue().splitlines() if line.startswith("| ") and not line.startswith("|---")]
     assert [line.split(" | ")[0] for line in table[1:]] == ["| 3", "| 5", "| mean"]
+    assert (tiny.out / "binding_seeds.md").read_text().count("\n| ") == 3
+
+
+def test_a_rerun_reads_the_measured_rows_back_and_another_config_is_refused(binding_seeds, tiny, monkeypatch):
+    with contextlib.redirect_stdout(io.StringIO()):
+        rows = binding_seeds.main(tiny)
+    monkeypatch.setattr(binding_seeds, "measure_seeds", lambda config: pytest.fail("measured again"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert binding_seeds.main(tiny) == rows  # floats round-trip exactly through the CSV
+    with pytest.raises(ValueError, match="eval_seeds"):
+        binding_seeds.main(dataclasses.replace(tiny, eval_seeds=2))
 
 
 def test_each_seed_trains_its_own_model(binding_seeds, tiny, lang):
