@@ -22,7 +22,6 @@ are not the checkpoints other experiments load.
 from __future__ import annotations
 
 import csv
-import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from lab.corpus import Corpus
 from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
-from lab.results import claim_output_folder, write_atomically
+from lab.results import claim_output_folder, write_atomically, write_csv
 from lab.study import icl_correct
 from lab.train import pretrain_runs, stack_runs
 
@@ -99,7 +98,7 @@ def main(config: Config) -> list[dict[str, float]]:
         print(f"read {csv_path}, measured by an earlier run of this config")
     else:
         rows = measure_seeds(config)
-        write_rows(csv_path, rows)
+        write_csv(csv_path, list(rows[0]), rows)
     table = markdown(rows)
     write_atomically(config.out / "binding_seeds.md", table + "\n")
     print(table)
@@ -130,14 +129,6 @@ def markdown(rows: list[dict[str, float]]) -> str:
     lines += [f"| {row['pretrain seed']} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |" for row in rows]
     lines.append("| mean | " + " | ".join(f"{np.mean([row[c] for row in rows]):.2f}" for c in columns) + " |")
     return "\n".join(lines)
-
-
-def write_rows(path: Path, rows: list[dict[str, float]]) -> None:
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomically(path, text.getvalue())
 
 
 def read_rows(path: Path) -> list[dict[str, float]]:

@@ -15,6 +15,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -105,15 +106,22 @@ def write_results(path: Path, rows: list[ResultRow], leading: dict[str, list[str
     `leading` adds columns in front, one value per row (e.g. a sweep's swept value).
     """
     leading = leading or {}
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=(*leading, *COLUMNS))
-    writer.writeheader()
-    for i, row in enumerate(rows):
-        writer.writerow({
+    write_csv(path, (*leading, *COLUMNS), (
+        {
             **{column: values[i] for column, values in leading.items()},
             **asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
             "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}",
-        })
+        }
+        for i, row in enumerate(rows)
+    ))
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict]) -> None:
+    """A CSV of `rows` (dicts keyed by `columns`) with a header, written atomically."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
     write_atomically(path, text.getvalue())
 
 
