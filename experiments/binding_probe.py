@@ -24,7 +24,7 @@ by name reads the asked fact; one that finds "the identity fact" by kind spreads
 all subjects.
 
     python experiments/binding_probe.py
-    python experiments/binding_probe.py --pretrain.corpus.two-way-identity-share 0.25
+    python experiments/binding_probe.py --pretrain.corpus.two-way-identity-share 0.25 --pretrain.corpus.max-facts 4
 """
 
 from __future__ import annotations

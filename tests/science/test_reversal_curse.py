@@ -30,15 +30,7 @@ def test_enough_held_out_items(results):
     assert all(r.n_items >= MIN_ITEMS for r in results.values() if r.split == "reversed")
 
 
-def test_in_context_learning_reverses_new_facts(results, request):
-    if request.node.callspec.params["results"] == "reversal_curse":
-        # Known miss, open in issue 2; the bar stays at 0.9. The default model (Canon,
-        # one-kind documents, 12,000 steps) reverses identities in context at 0.80 over 5
-        # evaluation seeds; batched pretraining runs of the same recipe gave 0.73-0.99 over
-        # pretraining seeds 0-3 (README, "Across pretraining seeds").
-        request.applymarker(pytest.mark.xfail(
-            reason="ICL reversed of identity facts below 0.9 (issue 2)", strict=False
-        ))
+def test_in_context_learning_reverses_new_facts(results):
     assert results["reversed", "icl"].accuracy >= 0.9
 
 
