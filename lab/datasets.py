@@ -174,7 +174,7 @@ def reversal_curse(lang: Language, config: ReversalCurseConfig, seed: int) -> Da
     return Dataset("reversal_curse", ("trained", "reversed"), tuple(worlds))
 
 
-def _quantified_choice(rng: np.random.Generator, lang: Language, right: Inclusion) -> Choice:
+def quantified_choice(rng: np.random.Generator, lang: Language, right: Inclusion) -> Choice:
     """`right` among the six statements over its two names (all / some / no, both ways).
 
     None of the other five follows from inclusions (see `facts.entailed_sentences`).
@@ -210,8 +210,8 @@ def syllogisms(lang: Language, config: SyllogismsConfig, seed: int) -> Dataset:
             conclusions.append(Inclusion(c, b))
         sentences = [facts[i].sentence(lang) for i in rng.permutation(len(facts))]
         tests = {
-            "trained": tuple(_quantified_choice(rng, lang, f) for f in facts),
-            "syllogism": tuple(_quantified_choice(rng, lang, c) for c in conclusions),
+            "trained": tuple(quantified_choice(rng, lang, f) for f in facts),
+            "syllogism": tuple(quantified_choice(rng, lang, c) for c in conclusions),
         }
         worlds.append(World(tuple(facts), tuple(sentences), tests))
     return Dataset("syllogisms", ("trained", "syllogism"), tuple(worlds))
