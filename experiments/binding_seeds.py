@@ -91,7 +91,9 @@ def measure(config: Config, graphdef, params, lang: Language, datasets: dict[str
 
 def main(config: Config) -> list[dict[str, float]]:
     config.pretrain.check()
-    claim_output_folder(config.out, config)  # a folder of another config is refused, never overwritten
+    # A folder of another config is refused, never overwritten. So is one measured on
+    # another number of devices: the seeds' batched models round by how they are split.
+    claim_output_folder(config.out, config, setting={"devices": jax.device_count()})
     csv_path = config.out / "binding_seeds.csv"
     if csv_path.exists():  # this config's models were measured already
         rows = read_rows(csv_path)

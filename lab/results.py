@@ -62,17 +62,18 @@ class ResultsTable:
 RUN_ONLY_FIELDS = ("seeds", "first_seed", "out", "cache_dir", "plot", "progress", "datasets", "conditions")
 
 
-def claim_output_folder(out: Path, config) -> None:
+def claim_output_folder(out: Path, config, setting: dict | None = None) -> None:
     """Tie `out` to the experiment config (a dataclass) whose results it holds.
 
     The first run writes `out/config.json`; a later run into `out` must ask for the same
     config (up to RUN_ONLY_FIELDS), else it would skip finished cells computed with
-    another one (a changed default, say) and mix the two. Nothing is deleted: the error
-    says which fields differ and how to go on.
+    another one (a changed default, say) and mix the two. `setting` adds what else the
+    results depend on that is not a config field (e.g. the device count), checked the
+    same way. Nothing is deleted: the error says which fields differ and how to go on.
     """
     out = Path(out)
     wanted = json.loads(json.dumps(
-        {k: v for k, v in asdict(config).items() if k not in RUN_ONLY_FIELDS}, default=str
+        {**{k: v for k, v in asdict(config).items() if k not in RUN_ONLY_FIELDS}, **(setting or {})}, default=str
     ))
     path = out / "config.json"
     if path.exists():

@@ -46,6 +46,14 @@ def test_a_rerun_reads_the_measured_rows_back_and_another_config_is_refused(bind
         binding_seeds.main(dataclasses.replace(tiny, eval_seeds=2))
 
 
+def test_a_rerun_on_another_number_of_devices_is_refused(binding_seeds, tiny, monkeypatch):
+    with contextlib.redirect_stdout(io.StringIO()):
+        binding_seeds.main(tiny)
+    monkeypatch.setattr(binding_seeds.jax, "device_count", lambda: jax.local_device_count() + 1)
+    with pytest.raises(ValueError, match="devices"):
+        binding_seeds.main(tiny)
+
+
 def test_each_seed_trains_its_own_model(binding_seeds, tiny, lang):
     _, params_R, losses = binding_seeds.pretrain_models(tiny, lang)
     assert losses.shape == (2, tiny.pretrain.optim.steps)

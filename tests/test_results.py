@@ -193,6 +193,13 @@ def test_claim_output_folder_lets_the_same_config_resume_and_refuses_another(tmp
     assert "choose another --out" in str(error.value)
 
 
+def test_claim_output_folder_checks_a_setting_beside_the_config(tmp_path):
+    claim_output_folder(tmp_path / "run", _ExperimentConfig(), setting={"devices": 2})
+    claim_output_folder(tmp_path / "run", _ExperimentConfig(), setting={"devices": 2})
+    with pytest.raises(ValueError, match=r"devices: .* has 2, config asks for 1"):
+        claim_output_folder(tmp_path / "run", _ExperimentConfig(), setting={"devices": 1})
+
+
 def test_claim_output_folder_refuses_results_it_cannot_check(tmp_path):
     write_results(tmp_path / "results.csv", [])
     with pytest.raises(ValueError, match="no config.json"):
