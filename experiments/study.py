@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tyro
-from tqdm.auto import tqdm
 
 from lab.augment import AugmentConfig
 from lab.checkpoint import PretrainConfig, pretrained_model
@@ -35,7 +34,7 @@ from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
 from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, wide_table, write_atomically
-from lab.study import CONDITIONS, run_cells
+from lab.study import CONDITIONS, run_pending_cells
 from lab.train import trainable_labels
 
 DATASETS = tuple(BUILDERS)  # reversals, reversal_curse, syllogisms, semantic_structure
@@ -87,13 +86,8 @@ def main(config: Config) -> None:
     builders = dataset_builders(config, lang, config.datasets)
     table = ResultsTable(config.out / "results.csv")
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    cells = [(d, c) for d in config.datasets for c in config.conditions]
-    for name, condition in tqdm(cells, desc="cells", disable=not config.progress):
-        pending = [seed for seed in seeds if not table.has(name, seed, condition)]  # the rest is done
-        if pending:
-            datasets = [builders[name](seed) for seed in pending]
-            table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune, seq_len,
-                                conditions=(condition,), augment=config.augment))
+    run_pending_cells(graphdef, params, lang, table, builders, seeds, config.conditions, config.finetune, seq_len,
+                      config.augment, config.progress)
     summaries = summarize(table.rows, condition_order=CONDITIONS)
     summary = wide_table(summaries)
     write_atomically(config.out / "summary.md", f"{summary}\n\n{markdown_table(summaries)}\n")

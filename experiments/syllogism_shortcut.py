@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import tyro
-from tqdm.auto import tqdm
 
 from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.compile_cache import enable_compilation_cache
@@ -41,10 +41,13 @@ from lab.datasets import Dataset, World, quantified_choice
 from lab.facts import Inclusion
 from lab.language import Language
 from lab.results import ResultsTable, claim_output_folder, summarize, wide_table, write_atomically
-from lab.study import CONDITIONS, run_cells
+from lab.study import CONDITIONS, run_pending_cells
 
 VARIANTS = ("linked", "unlinked")
 SPLITS = ("trained", "all C are B", "all B are C")
+# Augmentation conditions are left out: the oracle would write `all C are B` only in
+# `linked` worlds, and the probe asks what fine-tuning does with the same text.
+TAUGHT_BY = ("icl", "ft", "ft_split")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class Config:
     pretrain: PretrainConfig = PretrainConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     n_worlds: int = 24  # per seed and variant, as `syllogisms`
-    conditions: tuple[str, ...] = ("icl", "ft", "ft_split")
+    conditions: tuple[str, ...] = TAUGHT_BY
     seeds: int = 5
     first_seed: int = 0
     out: Path = Path("runs/syllogism_shortcut")
@@ -62,12 +65,8 @@ class Config:
     def __post_init__(self):
         if self.n_worlds < 1 or self.seeds < 1:
             raise ValueError(f"n_worlds ({self.n_worlds}) and seeds ({self.seeds}) must be >= 1")
-        wrong = [c for c in self.conditions if c not in ("icl", "ft", "ft_split")]
-        if wrong or not self.conditions:
-            raise ValueError(
-                f"conditions must be a non-empty selection of icl, ft, ft_split, got {self.conditions} "
-                "(augmentations would need ground truth that `unlinked` worlds do not give a conclusion)"
-            )
+        if not self.conditions or any(c not in TAUGHT_BY for c in self.conditions):
+            raise ValueError(f"conditions must be a non-empty selection of {TAUGHT_BY}, got {self.conditions}")
 
 
 def chain_world(lang: Language, rng: np.random.Generator, linked: bool) -> World:
@@ -99,13 +98,9 @@ def main(config: Config) -> None:
     graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
     table = ResultsTable(config.out / "results.csv")
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    cells = [(v, c) for v in VARIANTS for c in config.conditions]
-    for variant, condition in tqdm(cells, desc="cells", disable=not config.progress):
-        pending = [s for s in seeds if not table.has(f"syllogisms_{variant}", s, condition)]
-        if pending:
-            datasets = [chain_dataset(lang, config.n_worlds, s, variant) for s in pending]
-            table.add(run_cells(graphdef, params, lang, datasets, pending, config.finetune,
-                                config.pretrain.model.seq_len, conditions=(condition,)))
+    builders = {f"syllogisms_{v}": partial(chain_dataset, lang, config.n_worlds, variant=v) for v in VARIANTS}
+    run_pending_cells(graphdef, params, lang, table, builders, seeds, config.conditions, config.finetune,
+                      config.pretrain.model.seq_len, progress=config.progress)
     summary = wide_table(summarize(table.rows, condition_order=CONDITIONS))
     write_atomically(config.out / "summary.md", summary + "\n")
     print(summary)

@@ -8,10 +8,11 @@ together are one batched program.
 from __future__ import annotations
 
 from functools import partial
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from lab.corpus import bucket_length
 from lab.augment import AugmentConfig, augmentations
@@ -21,7 +22,7 @@ from lab.conditions import (
 from lab.datasets import Dataset
 from lab.evaluate import option_logprobs, pack_choices, sequence_logprob
 from lab.language import Language
-from lab.results import ResultRow
+from lab.results import ResultRow, ResultsTable
 
 CONDITIONS = ("icl", "ft", "ft_split", "ft_aug_local", "ft_aug_global", "ft_aug_oracle")
 AUGMENTATION = {"ft_aug_local": "local", "ft_aug_global": "global", "ft_aug_oracle": "oracle"}
@@ -103,6 +104,25 @@ def run_cells(
     order = {(d.name, s): i for i, (d, s) in enumerate(pairs)}
     split_order = {(d.name, split): i for d, _ in pairs for i, split in enumerate(d.splits)}
     return sorted(rows, key=lambda r: (order[r.dataset, r.seed], split_order[r.dataset, r.split], CONDITIONS.index(r.condition)))
+
+
+def run_pending_cells(
+    graphdef, params, lang: Language, table: ResultsTable, builders: Mapping[str, Callable[[int], Dataset]],
+    seeds: Sequence[int], conditions: Sequence[str], finetune: FinetuneConfig, seq_len: int,
+    augment: AugmentConfig = AugmentConfig(), progress: bool = True,
+) -> None:
+    """Every (dataset, condition) cell of `builders` × `conditions` not yet in `table`.
+
+    A cell runs all its pending seeds in one batched program and is written to
+    `table` when it ends, so an interrupted run resumes at the first unfinished cell.
+    """
+    cells = [(name, condition) for name in builders for condition in conditions]
+    for name, condition in tqdm(cells, desc="cells", disable=not progress):
+        pending = [seed for seed in seeds if not table.has(name, seed, condition)]  # the rest is done
+        if pending:
+            datasets = [builders[name](seed) for seed in pending]
+            table.add(run_cells(graphdef, params, lang, datasets, pending, finetune, seq_len,
+                                conditions=(condition,), augment=augment))
 
 
 def run_cell(graphdef, params, lang: Language, dataset: Dataset, finetune: FinetuneConfig, seq_len: int, seed: int, **kwargs):
