@@ -5,8 +5,8 @@ vmapped, split across devices), then measures each model in context:
 
     binding probe:  greedy `the X of Y is` -> NAME after name-first identity facts
                     (experiments/binding_probe.py's first table, one row)
-    icl:            the study's ICL accuracy on `reversal_curse` and `reversals`,
-                    each split, mean over evaluation seeds
+    icl:            the study's ICL accuracy on `reversal_curse`, `reversals` and
+                    `syllogisms`, each split, mean over evaluation seeds
 
 and prints one row per seed and their mean, which it also writes to
 `OUT/binding_seeds.{csv,md}`; a rerun of the same config reads them back instead of
@@ -33,14 +33,14 @@ import tyro
 from lab.binding import probe
 from lab.checkpoint import PretrainConfig
 from lab.corpus import Corpus
-from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, dataset_builders
+from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
 from lab.results import claim_output_folder, write_atomically, write_csv
 from lab.study import icl_correct
 from lab.train import pretrain_runs, stack_runs
 
-DATASETS = ("reversal_curse", "reversals")
+DATASETS = ("reversal_curse", "reversals", "syllogisms")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Config:
     pretrain_seeds: tuple[int, ...] = (0, 1, 2, 3)
     reversals: ReversalsConfig = ReversalsConfig()
     reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
+    syllogisms: SyllogismsConfig = SyllogismsConfig()
     eval_seeds: int = 5  # datasets per model, seeds 0 .. eval_seeds - 1
     worlds: int = 200  # binding probe worlds per model
     probe_facts: int = 4  # name-first identity facts per probe world

@@ -30,7 +30,7 @@ def test_one_row_per_pretraining_seed_and_their_mean(binding_seeds, tiny):
     assert [row["pretrain seed"] for row in rows] == [3, 5]
     for row in rows:
         accuracies = [v for k, v in row.items() if k not in ("pretrain seed", "final loss")]
-        assert len(accuracies) == 5 and all(0.0 <= a <= 1.0 for a in accuracies)  # probe + 2 splits of 2 datasets
+        assert len(accuracies) == 7 and all(0.0 <= a <= 1.0 for a in accuracies)  # probe + 2 splits of 3 datasets
     table = [line for line in out.getvalue().splitlines() if line.startswith("| ") and not line.startswith("|---")]
     assert [line.split(" | ")[0] for line in table[1:]] == ["| 3", "| 5", "| mean"]
     assert (tiny.out / "binding_seeds.md").read_text().count("\n| ") == 3
