@@ -21,7 +21,8 @@ If fine-tuning picks `all C are B` through the chain, it does so in `linked` and
 in `unlinked`. In context, a model that reasons has no conclusion to draw in `unlinked`.
 
     python experiments/syllogism_shortcut.py
-    python experiments/syllogism_shortcut.py --pretrain.corpus.syllogism-share 0.4 --pretrain.optim.steps 20000
+    python experiments/syllogism_shortcut.py --pretrain.corpus.syllogism-share 0 --pretrain.optim.steps 12000 \\
+        --out runs/syllogism_shortcut_relational  # pretrained on relational documents only
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from lab.language import ADJECTIVES, Language, LanguageConfig
 
 SMALL = CorpusConfig(
     min_facts=1, max_facts=4, identity_share=0.5, reversal_share=0.5, forward_identity_share=0.5,
-    two_way_identity_share=0.0, one_kind_share=0.0, max_statements=8, loss_on="inference", seq_len=64,
-    curriculum_steps=0,
+    two_way_identity_share=0.0, one_kind_share=0.0, syllogism_share=0.0, max_statements=8, loss_on="inference",
+    seq_len=64, curriculum_steps=0,
 )
 SYLLOGISMS = dataclasses.replace(SMALL, max_statements=4, syllogism_share=1.0)
 
@@ -296,7 +296,7 @@ def test_seq_len_too_small_for_max_facts_is_rejected(lang):
 # sha256 of the first batches at steps 0 and 10_000 (seed 0) of the default config of
 # before syllogism and one-kind documents (MIXED), taken then. If this changes, that text
 # changed: bump corpus.TEXT_FORMAT and update the digest.
-MIXED = CorpusConfig(one_kind_share=0.0, max_facts=4)
+MIXED = CorpusConfig(one_kind_share=0.0, max_facts=4, syllogism_share=0.0)
 DEFAULT_STREAM_DIGEST = "c1efb8a7126659c2694df6bf209fcb4284fde0abf9a44cd063a825c39fe495f5"
 # The same of MIXED with syllogism_share=0.5, mixed_from_step=0, taken before semantic documents existed.
 SYLLOGISM_STREAM_DIGEST = "7229f3329e33d9e56f9acbfaf9340232fc03cc542e25a7b07d64273be06f046e"

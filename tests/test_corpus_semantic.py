@@ -16,7 +16,7 @@ from lab.language import Language, LanguageConfig
 SEMANTIC = CorpusConfig(
     min_facts=1, max_facts=6, identity_share=0.5, reversal_share=0.5, forward_identity_share=0.5,
     two_way_identity_share=0.0, max_statements=4, loss_on="inference", seq_len=96, curriculum_steps=0,
-    semantic_share=1.0, semantic_max_facts=6, mixed_from_step=0,
+    syllogism_share=0.0, semantic_share=1.0, semantic_max_facts=6, mixed_from_step=0,
 )
 
 
