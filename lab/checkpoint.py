@@ -37,9 +37,10 @@ class PretrainConfig:
     corpus: CorpusConfig = CorpusConfig()
     model: ModelConfig = ModelConfig()
     # 20,000 steps: on one-kind documents in-context binding grows with training on every
-    # seed measured, and at 4,000 steps it has barely begun (README, "Across pretraining
-    # seeds"); 12,000 were enough for relational documents alone, and the syllogism
-    # documents of the default mixture need the rest (0.75 in context at 16,000, 0.91 at 20,000).
+    # seed measured, and at 4,000 steps it has barely begun (docs/earlier_models.md,
+    # "Across pretraining seeds"); 12,000 were enough for relational documents alone, and
+    # the syllogism documents of the default mixture need the rest (in context 0.75 at
+    # 16,000 steps, 0.91 at 20,000: README, "Syllogisms in context").
     optim: OptimConfig = OptimConfig(steps=20_000)
     seed: int = 0  # initialization and corpus stream
 

@@ -63,7 +63,7 @@ class CorpusConfig:
     # comparisons); in a one-kind document only its names tell it apart, so every
     # statement trains binding a name to its fact. In mixed documents binding formed for
     # one pretraining seed in five; in one-kind ones it grows with training on every seed
-    # measured (README, "Across pretraining seeds").
+    # measured (docs/earlier_models.md, "Across pretraining seeds").
     one_kind_share: float = 1.0
     # Share of documents that are syllogism documents rather than relational ones. At 0.4
     # (with 20,000 steps) the model draws the conclusion of two premises in context (0.91;
@@ -71,7 +71,7 @@ class CorpusConfig:
     # 0.94-0.99 (README, "Syllogisms in context"). At 0 no random number is drawn for it.
     syllogism_share: float = 0.4
     # Share of documents that are semantic documents (hierarchies with properties). Off by
-    # default: mixed in before Canon they did no better (README, "Syllogisms in context").
+    # default: mixed in before Canon they did no better (docs/earlier_models.md).
     # Drawn with the same single number as syllogism_share.
     semantic_share: float = 0.0
     # Syllogism and semantic documents join the mixture at this step: before it every
