@@ -103,7 +103,7 @@ class CorpusConfig:
             raise ValueError(
                 f"corpus.semantic_share ({self.semantic_share}) plus corpus.syllogism_share "
                 f"({self.syllogism_share}) must be <= 1: they are shares of one mixture of documents; "
-                "lower one of them (syllogism_share is 0.4 by default)"
+                f"lower one of them (syllogism_share is {CorpusConfig.syllogism_share} by default)"
             )
         if self.loss_on not in ("inference", "all"):
             raise ValueError(f"corpus.loss_on must be 'inference' or 'all', got {self.loss_on!r}")
