@@ -8,7 +8,7 @@ with `F.scaled_dot_product_attention(is_causal=True)`, and the lab's train step:
 next-token cross-entropy on tokens[:, :-1] -> tokens[1:], global-norm clipping at 1,
 AdamW (b2 0.98, decay 0.1 on matrices only) under a warm-up + cosine schedule.
 
-Throughput is measured like experiments/benchmark.py, with the same argument names:
+Throughput is measured like benchmarks/benchmark.py, with the same argument names:
 one warm-up dispatch of --steps-per-dispatch steps, then --dispatches timed ones, the
 median reported; a token is one of the batch_size × (seq_len - 1) positions trained on.
 Defaults are the lab's defaults (ModelConfig, OptimConfig); keep them in step.

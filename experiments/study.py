@@ -1,4 +1,4 @@
-"""The whole study: every dataset × split × condition over N seeds.
+"""The whole study: every dataset × split × condition over N evaluation seeds.
 
 New facts about held-out names are taught in context (`icl`) or by fine-tuning on
 exactly the same text: as whole documents (`ft`), one sentence per example
@@ -8,11 +8,11 @@ truth (`ft_aug_oracle`, the upper bound).
 
 Pretrain (or load the cached model) -> per (dataset, condition), all pending seeds
 in one batched program -> results.csv (written after each cell, so an interrupted
-run resumes where it stopped), summary.md and study.png in --out, the figure also
-in plots/.
+run resumes where it stopped), summary.md and the figure in --out, the figure also
+at --plot.
 
     python experiments/study.py
-    python experiments/study.py --seeds 2 --conditions icl ft ft-aug-local --datasets reversals
+    python experiments/study.py --seeds 2 --conditions icl ft ft_aug_local --datasets reversals
 """
 
 from __future__ import annotations
@@ -24,15 +24,16 @@ from pathlib import Path
 import tyro
 
 from lab.augment import AugmentConfig
-from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
 from lab.datasets import (
     BUILDERS, ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, dataset_builders,
 )
+from lab.devices import initialize_distributed
 from lab.language import Language
 from lab.model import init_model
 from lab.plots import accuracy_bars
+from lab.pretraining import PretrainConfig, pretrained_model
 from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, wide_table, write_atomically
 from lab.study import CONDITIONS, run_pending_cells
 from lab.train import trainable_labels
@@ -55,7 +56,8 @@ class Config:
     first_seed: int = 0
     out: Path = Path("runs/study")
     cache_dir: Path = Path("checkpoints")  # pretrained models, keyed by config hash
-    plot: Path = Path("plots/study.png")
+    rebuild_checkpoint: bool = False  # pretrain anew even if the cache holds this model (a damaged one, say)
+    plot: Path = Path("plots/study.png")  # the figure, also written into --out under the same name
     progress: bool = True
 
     def __post_init__(self):
@@ -69,33 +71,35 @@ class Config:
     def check(self) -> None:
         """Fail before any training if the parts cannot work together."""
         self.pretrain.check()
-        _, fresh = init_model(self.pretrain.model, self.pretrain.seed)
+        _, fresh = init_model(self.pretrain.model, self.pretrain.init_seed)
         trainable_labels(fresh, self.finetune.optim.trainable, field="finetune.optim.trainable")
         for build in dataset_builders(self, Language(self.pretrain.language), self.datasets).values():
             build(self.first_seed)  # e.g. worlds that need more held-out names than the language keeps
 
 
-def main(config: Config) -> None:
+def main(config: Config) -> str:
+    """Run every pending cell of `config` into `config.out`; returns the summary table."""
     start = time.perf_counter()
+    initialize_distributed()  # joins a multi-process run where the environment asks for one (lab.devices)
     enable_compilation_cache()  # before anything compiles; LAB_COMPILATION_CACHE=0 turns it off
     config.check()
     claim_output_folder(config.out, config)  # a rerun into --out must be of the same config
+    table = ResultsTable(config.out / "results.csv")  # a malformed file stops here, before any work
     lang = Language(config.pretrain.language)
-    graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress)
-    seq_len = config.pretrain.model.seq_len
+    graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress, config.rebuild_checkpoint)
     builders = dataset_builders(config, lang, config.datasets)
-    table = ResultsTable(config.out / "results.csv")
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    run_pending_cells(graphdef, params, lang, table, builders, seeds, config.conditions, config.finetune, seq_len,
-                      config.augment, config.progress)
+    run_pending_cells(graphdef, params, lang, table, builders, seeds, config.conditions, config.finetune,
+                      config.pretrain.model.seq_len, config.augment, config.progress)
     summaries = summarize(table.rows, condition_order=CONDITIONS)
     summary = wide_table(summaries)
     write_atomically(config.out / "summary.md", f"{summary}\n\n{markdown_table(summaries)}\n")
-    for path in (config.out / "study.png", config.plot):
+    for path in (config.out / config.plot.name, config.plot):
         accuracy_bars(summaries, path)
     print(summary)
-    print(f"wrote {config.out}/results.csv, summary.md, study.png and {config.plot} "
+    print(f"wrote {config.out}/results.csv, summary.md, {config.plot.name} and {config.plot} "
           f"in {time.perf_counter() - start:.0f} s")
+    return summary
 
 
 if __name__ == "__main__":

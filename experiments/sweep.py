@@ -1,6 +1,6 @@
 """One experiment over the values of one config field: a sweep in one command.
 
-    python experiments/sweep.py pretrain.seed 0 1 2 3 4
+    python experiments/sweep.py pretrain.init-seed 0 1 2 3 4
     python experiments/sweep.py pretrain.corpus.max-facts 4 6 --out runs/max_facts -- --seeds 3
     python experiments/sweep.py finetune.optim.learning-rate 3e-4 1e-3 --experiment study -- --datasets reversals
 
@@ -16,7 +16,7 @@ column per value and one across values (lab/sweep.py).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +50,8 @@ class Config:
 
 
 def load_experiment(name: str):
-    """experiments/NAME.py as a module (experiments/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"experiment_{name}", Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through here
-    spec.loader.exec_module(module)
-    return module
+    """The experiment module `experiments.NAME`."""
+    return importlib.import_module(f"experiments.{name}")
 
 
 def value_configs(config: Config, experiment, base) -> dict[str, object]:

@@ -20,14 +20,14 @@ several times, and their distinct statements are kept.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import jax
-import numpy as np
 
-from lab.conditions import icl_prompt
 from lab.datasets import World
+from lab.documents import context_prompt
 from lab.evaluate import decode
 from lab.facts import Sentence, entailed_sentences
 from lab.language import Language
@@ -40,16 +40,10 @@ class AugmentConfig:
     """How the model writes its augmentations."""
 
     decoding: Literal["sample", "greedy"] = "sample"
-    # Continuations per prompt when sampling. Each writes a restatement or a reversal
-    # at about even odds, and sometimes a malformed one: at temperature 1, with 4
-    # samples the model wrote the reversal of half of the `reversals` facts, with 16
-    # of 92% (seed 0).
+    # Continuations per prompt when sampling: each writes a restatement or a reversal at
+    # about even odds, so a few are needed for a world's reversals to be written at all.
     samples: int = 16
-    # Below 1, so that the model writes what it is sure of. At 1, half or more of what
-    # it wrote from a whole world was false (mostly names not in the world): valid
-    # share 0.32-0.56 on `reversals`, `reversal_curse` and `syllogisms`, 0.71-0.94 at
-    # 0.5; syllogisms' `ft_aug_global` rose 0.78 -> 0.88, `reversals` lost a few
-    # reversals it no longer wrote (0.99 -> 0.95) (README, "Sampling temperature").
+    # Below 1, so that the model writes what it is sure of rather than recombined names.
     temperature: float = 0.5
     max_new_tokens: int = 40  # capped by what fits after the longest prompt
     # Invalid statements (not entailed by the world) are kept by default, as the
@@ -62,8 +56,8 @@ class AugmentConfig:
             raise ValueError(f"augment.decoding must be 'sample' or 'greedy', got {self.decoding!r}")
         if self.samples < 1:
             raise ValueError(f"augment.samples must be >= 1, got {self.samples}")
-        if self.decoding == "sample" and self.temperature <= 0:
-            raise ValueError(f"augment.temperature must be > 0 when sampling, got {self.temperature}")
+        if not 0 < self.temperature < math.inf:  # also refuses NaN; unused when greedy
+            raise ValueError(f"augment.temperature must be > 0 and finite, got {self.temperature}")
         if self.max_new_tokens < 1:
             raise ValueError(f"augment.max_new_tokens must be >= 1, got {self.max_new_tokens}")
 
@@ -105,9 +99,9 @@ def oracle_augmentation(lang: Language, world: World) -> Augmentation:
 
 def prompts_for(lang: Language, world: World, kind: str) -> list[list[int]]:
     if kind == "local":
-        return [[lang.bos, *sentence, lang.id("so")] for sentence in world.sentences]
+        return [context_prompt(lang, [sentence]) for sentence in world.sentences]
     if kind == "global":
-        return [icl_prompt(lang, world)]
+        return [context_prompt(lang, world.sentences)]
     raise ValueError(f"the model writes 'local' or 'global' augmentations, not {kind!r}")
 
 

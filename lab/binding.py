@@ -3,7 +3,8 @@
 Greedy completions of `... so NAME is the` and `... so the X of Y is` after worlds
 of identity facts about held-out names (`probe`), and of the latter when only some
 facts are identities (`probe_by_kind`). What each table means is told in
-experiments/binding_probe.py (one model, in depth); experiments/binding_seeds.py
+experiments/diagnostics/binding_probe.py (one model, in depth);
+experiments/diagnostics/binding_seeds.py
 measures one row per pretraining seed.
 """
 
@@ -11,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab.conditions import context_prompt
-from lab.corpus import random_facts
+from lab.documents import context_prompt
 from lab.evaluate import greedy_decode
 from lab.facts import Identity
 from lab.language import Language
+from lab.random_worlds import random_facts
 
 
 def world_prompt(lang: Language, facts) -> list[int]:

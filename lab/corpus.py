@@ -1,24 +1,16 @@
 """The pretraining corpus: an endless, seeded stream of documents about fresh worlds.
 
-A document is
-
-    <bos> FACT . FACT . ... so DERIVED . DERIVED . ... <eos>
-
-where the facts are about random names from the pretraining pool and each derived
-statement follows from the facts in the same document: in a relational document
-(comparisons and identities) a restatement or reversal of one fact; in a
-syllogism document (`all A are B` premises forming chains) a syllogistic
-conclusion of several premises (`all C are A . all A are B .` so `all C are B .`)
-or a restatement of one; in a semantic document (a small hierarchy of categories
-with properties, each fact in a random template) a rephrasing, an `include`
-reversal, a chained inclusion or an inherited property (`all C are A . A have P .`
-so `C have P .`), restatements only after those. This is how the small model
-acquires the in-context skills a large LM brings from its pretraining: nothing
-before `so` can be predicted, everything after it can be read off the facts.
-
-The loss goes on the inference segment only by default: with loss on every token
-the unpredictable facts dominate the gradient and the model sits on a plateau
-(see the calibration notes in PROTOCOL.md).
+Each document (`lab.documents`) states facts about random names from the
+pretraining pool and, after `so`, statements that follow from those facts alone:
+in a relational document (comparisons and identities) a restatement or reversal
+of one fact; in a syllogism document (`all A are B` premises forming chains) a
+syllogistic conclusion of several premises or a restatement of one; in a
+semantic document (a small hierarchy of categories with properties, each fact in
+a random template) a rephrasing, an `include` reversal, a chained inclusion or
+an inherited property, restatements only after those. This is how the small
+model acquires the in-context skills a large LM brings from its pretraining:
+nothing before `so` can be predicted, everything after it can be read off the
+facts. Why the default mixture is what it is: docs/design.md.
 """
 
 from __future__ import annotations
@@ -28,56 +20,43 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from lab.facts import (
-    INCLUSION_TEMPLATES, PROPERTY_TEMPLATES, Comparison, Fact, Identity, Inclusion, Property, Sentence,
-    entailed_sentences, syllogistic_conclusions,
-)
-from lab.language import ADJECTIVES, Language
+from lab.batching import pad_rows
+from lab.documents import document
+from lab.facts import Identity, Sentence, entailed_sentences, syllogistic_conclusions
+from lab.language import Language
+from lab.random_worlds import random_chains, random_facts, random_hierarchy, random_templates
 
 # Part of every checkpoint's cache key: bump it whenever the text that a config
-# produces changes (a sentence template, the document layout), so that no
-# checkpoint pretrained on the old text is reused.
-TEXT_FORMAT = 1
+# produces changes (a sentence template, the document layout, what is drawn), so
+# that no checkpoint pretrained on the old text is reused.
+TEXT_FORMAT = 2
+
 
 @dataclass(frozen=True)
 class CorpusConfig:
     """The mixture of pretraining documents."""
 
     min_facts: int = 1
-    # Up to 6: more than a `reversal_curse` world states (5 sentences). In-context binding
-    # does not reach past the longest document: at 4 the model bound a description to its
-    # name after 4 identity facts (0.97) and less after 5 (0.79), and reversed
-    # `reversal_curse` in context at 0.80; at 6, 0.99 (README, "Design choices").
+    # More than a `reversal_curse` world states (5 sentences): in-context binding does
+    # not reach past the longest document seen in pretraining.
     max_facts: int = 6
     identity_share: float = 0.5  # share of facts that are `NAME is the DESCRIPTION`
     reversal_share: float = 0.5  # share of derived statements that reverse their fact
     forward_identity_share: float = 0.5  # share of identity facts stated name-first
     # Share of identity facts also stated in the other direction among the facts, as
-    # set B of `reversal_curse` is. Off by default: at 0.25 the default model learned
-    # only the verbatim copy `DESCRIPTION is` -> name and lost the reversal of
-    # name-first facts (README, "Design choices").
+    # set B of `reversal_curse` is. Off: it teaches the verbatim copy, not the reversal.
     two_way_identity_share: float = 0.0
-    # Share of relational documents whose facts are all of one kind: all identities
-    # (with probability identity_share) or all comparisons. In a mixed document the fact a
-    # statement is about can often be found by its kind (the one identity among
-    # comparisons); in a one-kind document only its names tell it apart, so every
-    # statement trains binding a name to its fact. In mixed documents binding formed for
-    # one pretraining seed in five; in one-kind ones it grows with training on every seed
-    # measured (docs/earlier_models.md, "Across pretraining seeds").
+    # Share of relational documents whose facts are all of one kind (all identities with
+    # probability identity_share, else all comparisons): there only names tell facts
+    # apart, so every statement trains binding a name to its fact, not finding it by kind.
     one_kind_share: float = 1.0
-    # Share of documents that are syllogism documents rather than relational ones. At 0.4
-    # (with 20,000 steps) the model draws the conclusion of two premises in context (0.91;
-    # 0.38 pretrained on relational documents only) and keeps reversal in context at
-    # 0.94-0.99 (README, "Syllogisms in context"). At 0 no random number is drawn for it.
+    # Share of documents that are syllogism documents: they teach drawing conclusions
+    # from premises in context, at little cost to reversal.
     syllogism_share: float = 0.4
-    # Share of documents that are semantic documents (hierarchies with properties). Off by
-    # default: mixed in before Canon they did no better (docs/earlier_models.md).
-    # Drawn with the same single number as syllogism_share.
+    # Share of documents that are semantic hierarchies with properties; off by default.
     semantic_share: float = 0.0
-    # Syllogism and semantic documents join the mixture at this step: before it every
-    # document is relational, so binding a name to its fact (the slow skill, see
-    # curriculum_steps) forms first. Mixed in from step 0, a quarter of syllogism
-    # documents left in-context reversal at chance after 4,000 steps.
+    # Syllogism and semantic documents join the mixture at this step, so that binding a
+    # name to its fact (the slow skill, see curriculum_steps) forms first.
     mixed_from_step: int = 2000
     semantic_max_facts: int = 8  # fact sentences in a semantic document, as in a test world
     max_statements: int = 4  # derived statements per document (fewer if they do not fit)
@@ -146,111 +125,6 @@ def max_sentence_length(lang: Language) -> int:
     return max(identity, comparison, inclusion, property_)
 
 
-def document(
-    lang: Language, facts: Sequence[Sentence], inferences: Sequence[Sentence] = (), marker: bool = True
-) -> tuple[list[int], list[float]]:
-    """Tokens and per-token loss weights of `<bos> facts [so inferences] <eos>`.
-
-    The weights mark the inference segment (its statements and the closing <eos>),
-    i.e. the tokens that can be predicted from the facts.
-    """
-    tokens = [lang.bos, *(t for s in facts for t in s)]
-    weights = [0.0] * len(tokens)
-    if marker:
-        tokens.append(lang.id("so"))
-        weights.append(0.0)
-    for s in inferences:
-        tokens.extend(s)
-        weights.extend([1.0] * len(s))
-    tokens.append(lang.eos)
-    weights.append(1.0 if inferences else 0.0)
-    return tokens, weights
-
-
-def bucket_length(longest: int, limit: int, multiple: int = 32) -> int:
-    """`longest` rounded up to a multiple of `multiple`, capped at `limit`.
-
-    Padding to a few bucket lengths rather than always to `limit` keeps short
-    sequences cheap while the number of distinct compiled shapes stays small.
-    """
-    return min(limit, -(-longest // multiple) * multiple)
-
-
-def pad_rows(rows: Sequence[Sequence[float]], seq_len: int, fill, dtype) -> np.ndarray:
-    """Right-pad variable-length rows into one [len(rows), seq_len] array."""
-    out = np.full((len(rows), seq_len), fill, dtype=dtype)
-    for i, row in enumerate(rows):
-        if len(row) > seq_len:
-            raise ValueError(f"a row of {len(row)} tokens does not fit seq_len={seq_len}")
-        out[i, : len(row)] = row
-    return out
-
-
-def random_facts(
-    lang: Language, rng: np.random.Generator, n_facts: int, identity_share: float,
-    forward_identity_share: float, held_out: bool,
-) -> list[Fact]:
-    """`n_facts` facts over distinct fresh names: comparisons and identities mixed."""
-    kinds = rng.random(n_facts) < identity_share
-    n_identity = int(kinds.sum())
-    names = iter(lang.sample_names(rng, 2 * n_facts + n_identity, held_out))
-    facts: list[Fact] = []
-    for is_identity in kinds:
-        if is_identity:
-            facts.append(Identity(next(names), (next(names), next(names)), bool(rng.random() < forward_identity_share)))
-        else:
-            adjective = ADJECTIVES[rng.integers(len(ADJECTIVES))]
-            facts.append(Comparison(next(names), adjective, next(names), more=bool(rng.random() < 0.5)))
-    return facts
-
-
-def random_chains(lang: Language, rng: np.random.Generator, n_premises: int, held_out: bool) -> list[Inclusion]:
-    """`n_premises` inclusions over distinct fresh names, chain by chain.
-
-    A chain over names t0, t1, ..., tk is `all t0 are t1`, ..., `all t(k-1) are tk`.
-    With four or more premises there are two chains (each of at least two premises,
-    so each has a conclusion) half of the time, else one; a second chain makes the
-    reader pick which premises link up rather than chain everything in sight.
-    """
-    if n_premises < 1:
-        raise ValueError(f"a syllogism document needs at least one premise, got {n_premises}")
-    lengths = [n_premises]
-    if n_premises >= 4 and rng.random() < 0.5:
-        first = int(rng.integers(2, n_premises - 1))
-        lengths = [first, n_premises - first]
-    names = iter(lang.sample_names(rng, n_premises + len(lengths), held_out))
-    premises = []
-    for length in lengths:
-        terms = [next(names) for _ in range(length + 1)]
-        premises += [Inclusion(a, b) for a, b in zip(terms, terms[1:])]
-    return premises
-
-
-def random_hierarchy(
-    lang: Language, rng: np.random.Generator, n_categories: int, n_properties: int, held_out: bool,
-) -> list[Inclusion | Property]:
-    """A random tree of `n_categories` fresh category names and `n_properties` properties.
-
-    Category 0 is the root; each later one is a direct subclass (`all C are P`) of
-    a uniformly drawn earlier one, so shapes range from a chain to a star. Each
-    property (a fresh name) belongs to a uniformly drawn category. The inclusions
-    come first, in category order, then the properties.
-    """
-    if n_categories < 2 or n_properties < 0:
-        raise ValueError(f"a hierarchy needs >= 2 categories and >= 0 properties, got {n_categories}, {n_properties}")
-    names = lang.sample_names(rng, n_categories + n_properties, held_out)
-    categories, properties = names[:n_categories], names[n_categories:]
-    inclusions = [Inclusion(categories[i], categories[rng.integers(i)]) for i in range(1, n_categories)]
-    owners = rng.integers(n_categories, size=n_properties)
-    return inclusions + [Property(categories[o], p) for o, p in zip(owners, properties)]
-
-
-def random_templates(rng: np.random.Generator, facts: Sequence[Inclusion | Property]) -> list[str]:
-    """For each inclusion or property, a uniformly drawn template of its kind (for `fact.say`)."""
-    kinds = {Inclusion: INCLUSION_TEMPLATES, Property: PROPERTY_TEMPLATES}
-    return [kinds[type(f)][rng.integers(len(kinds[type(f)]))] for f in facts]
-
-
 def _leading_fit(statements: Sequence[Sentence], budget: int, max_statements: int) -> list[Sentence]:
     """The first statements, at most `max_statements`, up to the first that overflows `budget` tokens."""
     out = []
@@ -282,9 +156,7 @@ class Corpus:
         Not `mixed`: a relational document whatever the shares.
         """
         c, rng = self.config, self.rng
-        # At shares 0 draw nothing: the stream stays as it was before syllogism documents.
-        # One number picks the kind, so a semantic_share of 0 leaves syllogism streams as they were.
-        kind = rng.random() if mixed and (c.syllogism_share > 0 or c.semantic_share > 0) else 1.0
+        kind = rng.random() if mixed else 1.0  # one number picks the kind of document
         if kind < c.syllogism_share:
             fact_sentences, inferences = self._syllogism_text(max_facts)
         elif kind < c.syllogism_share + c.semantic_share:
@@ -339,12 +211,11 @@ class Corpus:
         """Comparison and identity facts, then restatements and reversals of some of them."""
         c, lang, rng = self.config, self.lang, self.rng
         n_facts, identity_share = int(rng.integers(c.min_facts, max_facts + 1)), c.identity_share
-        # At share 0 draw nothing: the stream stays as it was before one-kind documents.
-        if c.one_kind_share > 0 and rng.random() < c.one_kind_share:
+        if rng.random() < c.one_kind_share:
             identity_share = float(rng.random() < c.identity_share)
         facts = random_facts(lang, rng, n_facts, identity_share, c.forward_identity_share, held_out=False)
         fact_sentences = [f.sentence(lang) for f in facts]
-        if c.two_way_identity_share > 0:  # else draw nothing: the stream stays as it was before the option
+        if c.two_way_identity_share > 0:  # a second statement of some identities, shuffled in
             both_ways = [f.reversal(lang) for f in facts if isinstance(f, Identity) and rng.random() < c.two_way_identity_share]
             fact_sentences = [(fact_sentences + both_ways)[i] for i in rng.permutation(len(fact_sentences) + len(both_ways))]
         budget = c.seq_len - sum(map(len, fact_sentences)) - 3

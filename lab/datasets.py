@@ -16,10 +16,21 @@ from typing import Callable
 
 import numpy as np
 
-from lab.corpus import random_facts, random_templates
-from lab.evaluate import Choice
 from lab.facts import QUANTIFIERS, Comparison, Fact, Identity, Inclusion, Property, Sentence, quantified
 from lab.language import Language, Name
+from lab.random_worlds import random_facts, random_templates
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A multiple-choice item: candidate statements, one of them right."""
+
+    options: tuple[tuple[int, ...], ...]
+    answer: int
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / len(self.options)
 
 
 @dataclass(frozen=True)
@@ -62,13 +73,13 @@ class ReversalCurseConfig:
     n_options: int = 4  # the right answer against n_options - 1 others of the same world
 
     def __post_init__(self):
-        for field, least in (("n_worlds", 1), ("one_way_per_world", 1), ("two_way_per_world", 0)):
-            if getattr(self, field) < least:
-                raise ValueError(f"reversal_curse.{field} must be >= {least}, got {getattr(self, field)}")
+        for name, least in (("n_worlds", 1), ("one_way_per_world", 1), ("two_way_per_world", 0)):
+            if getattr(self, name) < least:
+                raise ValueError(f"reversal_curse.{name} must be >= {least}, got {getattr(self, name)}")
         if not 2 <= self.n_options <= self.one_way_per_world + self.two_way_per_world:
             raise ValueError(
-                f"reversal_curse.n_options={self.n_options} needs 2..{self.one_way_per_world + self.two_way_per_world} "
-                "(the names in one world)"
+                f"reversal_curse.n_options={self.n_options} needs 2..{self.one_way_per_world + self.two_way_per_world}, "
+                "the people of one world (reversal_curse.one_way_per_world + two_way_per_world)"
             )
 
 
@@ -79,10 +90,8 @@ class SyllogismsConfig:
     n_worlds: int = 24
     chains_per_world: int = 1  # independent premise pairs per world, over distinct names
     # Frame each pair with `all E are C` and `all B are D`, so that C and B (the
-    # conclusion's terms) are each trained once as subject and once as object.
-    # Without it, C is only ever a subject and B an object, and a fine-tuned model
-    # picks `all C are B` from the six by where each name stood in training, no
-    # syllogism needed (measured: FT 1.00 on the pairs alone; README, "Design choices").
+    # conclusion's terms) are each trained once as subject and once as object: else a
+    # fine-tuned model picks `all C are B` by where each name stood, no syllogism needed.
     balanced_roles: bool = True
 
     def __post_init__(self):
@@ -97,9 +106,8 @@ class SemanticStructureConfig:
 
     n_worlds: int = 12
     # Children of every category, level by level below the root. (2, 1): a root, two
-    # children, one grandchild under each, 5 categories. A world's whole text must
-    # fit the 96-token context with a test statement after it; this one takes at
-    # most 75 tokens with 2-syllable names.
+    # children, one grandchild under each, 5 categories: small enough that a world's
+    # whole text and a test statement fit the 96-token context.
     branching: tuple[int, ...] = (2, 1)
     properties_per_category: int = 1  # own properties of each category but the held-out one
 

@@ -8,7 +8,6 @@ items are packed into fixed [rows, seq_len] arrays padded to a multiple of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Sequence
 
@@ -17,20 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lab.corpus import bucket_length
+from lab.batching import bucket_length
+from lab.datasets import Choice
 from lab.model import forward
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A multiple-choice item: candidate continuations, one of them right."""
-
-    options: tuple[tuple[int, ...], ...]
-    answer: int
-
-    @property
-    def chance(self) -> float:
-        return 1.0 / len(self.options)
 
 
 def pack_choices(
@@ -144,3 +132,16 @@ def greedy_decode(
 ) -> np.ndarray:
     """int32[prompts, max_new_tokens]: greedy continuations of each prompt."""
     return decode(graphdef, params, prompts, max_new_tokens, seq_len, pad)
+
+
+def text_token_accuracy(graphdef, params, tokens_PxT: jax.Array, weights_PxT: jax.Array) -> jax.Array:
+    """float32: the share of weighted target tokens that the model's argmax predicts (teacher forcing)."""
+    logits_PxTxV = forward(graphdef, params, tokens_PxT[:, :-1])
+    hit_PxT = (jnp.argmax(logits_PxTxV, axis=-1) == tokens_PxT[:, 1:]) * weights_PxT[:, 1:]
+    return jnp.sum(hit_PxT) / jnp.maximum(jnp.sum(weights_PxT[:, 1:]), 1.0)
+
+
+@partial(jax.jit, static_argnums=0)
+def text_accuracy_runs(graphdef, params_R, tokens_RxPxT, weights_RxPxT) -> jax.Array:
+    """float32[R]: each run's token accuracy on its own text (`text_token_accuracy`), run by run."""
+    return jax.lax.map(lambda run: text_token_accuracy(graphdef, *run), (params_R, tokens_RxPxT, weights_RxPxT))

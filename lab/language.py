@@ -42,9 +42,8 @@ class LanguageConfig:
     name_length: int = 2  # syllables (tokens) per name
     held_out_fraction: float = 0.25  # share of all names kept out of pretraining
     seed: int = 0  # fixes the pool split; change it and every checkpoint is new
-    # Names within one world share no syllable, so any syllable identifies its name.
-    # This eases in-context retrieval for a small model; it does not touch what
-    # fine-tuning can learn (see README, "Design choices").
+    # Names within one world share no syllable, so any syllable identifies its name:
+    # this eases in-context retrieval and does not touch what fine-tuning can learn.
     distinct_syllables: bool = True
 
     def __post_init__(self):
@@ -156,16 +155,16 @@ class Language:
         return ids
 
     def decode(self, ids) -> str:
-        """Text of token ids; consecutive syllables join into one name, padding is dropped."""
+        """Text of token ids; each `name_length` consecutive syllables make one name, padding is dropped."""
         words: list[str] = []
-        syllables = self._syllable_set
-        previous_was_syllable = False
+        syllables_in_name = 0  # of the name being spelled, 0 when the last token was no syllable
         for i in (int(i) for i in ids):
             if i == self.pad:
                 continue
-            if i in syllables and previous_was_syllable:
+            if i in self._syllable_set and 0 < syllables_in_name < self.config.name_length:
                 words[-1] += self.words[i]
+                syllables_in_name += 1
             else:
                 words.append(self.words[i])
-            previous_was_syllable = i in syllables
+                syllables_in_name = 1 if i in self._syllable_set else 0
         return " ".join(words)

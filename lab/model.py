@@ -11,6 +11,7 @@ pytrees that can be batched over independent runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,8 +39,7 @@ class ModelConfig:
     # Width of a causal depthwise convolution mixing each position with the ones just
     # before it, added to the attention's input in every block ("Canon-A" layers, Allen-Zhu
     # 2025); 0 leaves it out. It hands a token its neighbours' identities, so a first-layer
-    # head can find a sentence's start by content: without it, in-context reversal of
-    # `NAME is the DESCRIPTION` was at chance (README, "Design choices").
+    # head can find a sentence's start by content, which in-context binding needs.
     canon_kernel: int = 4
 
     def __post_init__(self):
@@ -66,6 +66,8 @@ class ModelConfig:
             raise ValueError(f"model.canon_kernel must be >= 0 (0 = no convolution), got {self.canon_kernel}")
         if self.d_ff < 0:
             raise ValueError(f"model.d_ff must be >= 0 (0 = attention-only), got {self.d_ff}")
+        if not 1 < self.rope_base < math.inf:  # also refuses NaN
+            raise ValueError(f"model.rope_base must be > 1 and finite, got {self.rope_base}")
 
     @property
     def head_dim(self) -> int:

@@ -19,29 +19,20 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from lab.checkpoint import config_differences
-
-
-@dataclass(frozen=True)
-class ResultRow:
-    dataset: str
-    split: str
-    condition: str
-    seed: int
-    accuracy: float
-    n_items: int
-    chance: float
-    # Augmented fine-tuning only: statements added to the seed's worlds, and the
-    # share of the model-written ones that its world's facts entail.
-    n_augmentations: int = 0
-    valid_share: float | None = None  # None where the model wrote nothing
+from lab.configs import config_dict, config_differences
+from lab.study import ResultRow
 
 
 COLUMNS = tuple(f.name for f in fields(ResultRow))
-LEGACY_COLUMNS = COLUMNS[:7]  # results.csv before augmentation was added: read as if none
+# How each column is read back: a parse error names the column and its expected kind.
+_OPTIONAL_FLOATS = ("valid_share", "final_loss", "text_accuracy")
+_INTS = ("seed", "n_items", "n_augmentations", "unlearned_runs")
+_FLOATS = ("accuracy", "chance")
 
 
 class ResultsTable:
+    """The rows of one results.csv: read once (a malformed file is refused before anything is written), then added to."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.rows: list[ResultRow] = read_results(self.path) if self.path.exists() else []
@@ -59,7 +50,9 @@ class ResultsTable:
 
 
 # Experiment fields that choose which cells run or where outputs go, not what a cell computes.
-RUN_ONLY_FIELDS = ("seeds", "first_seed", "out", "cache_dir", "plot", "progress", "datasets", "conditions")
+RUN_ONLY_FIELDS = (
+    "seeds", "first_seed", "out", "cache_dir", "rebuild_checkpoint", "plot", "progress", "datasets", "conditions",
+)
 
 
 def claim_output_folder(out: Path, config, setting: dict | None = None) -> None:
@@ -72,12 +65,16 @@ def claim_output_folder(out: Path, config, setting: dict | None = None) -> None:
     same way. Nothing is deleted: the error says which fields differ and how to go on.
     """
     out = Path(out)
-    wanted = json.loads(json.dumps(
-        {**{k: v for k, v in asdict(config).items() if k not in RUN_ONLY_FIELDS}, **(setting or {})}, default=str
-    ))
+    wanted = {k: v for k, v in config_dict(config, **(setting or {})).items() if k not in RUN_ONLY_FIELDS}
     path = out / "config.json"
     if path.exists():
-        differences = config_differences(json.loads(path.read_text()), wanted, holder=f"{path}")
+        try:
+            saved = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(
+                f"{path} is not valid JSON ({e}); restore it, or move {out} away to start over"
+            ) from None
+        differences = config_differences(saved, wanted, holder=f"{path}")
         if differences:
             raise ValueError(
                 f"{out} holds results of another config:\n  " + "\n  ".join(differences)
@@ -111,7 +108,7 @@ def write_results(path: Path, rows: list[ResultRow], leading: dict[str, list[str
         {
             **{column: values[i] for column, values in leading.items()},
             **asdict(row), "accuracy": f"{row.accuracy:.6f}", "chance": f"{row.chance:.6f}",
-            "valid_share": "" if row.valid_share is None else f"{row.valid_share:.6f}",
+            **{column: _optional(getattr(row, column)) for column in _OPTIONAL_FLOATS},
         }
         for i, row in enumerate(rows)
     ))
@@ -127,23 +124,45 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict]) -> None:
 
 
 def read_results(path: Path) -> list[ResultRow]:
+    """The rows of a results CSV; a malformed one raises, naming the file, line and column."""
+    path = Path(path)
+    fix = f"fix or delete that line (its cell will run again), or move {path} away"
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) not in (COLUMNS, LEGACY_COLUMNS):
+        if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(
                 f"{path} has columns {reader.fieldnames}, expected {list(COLUMNS)}; "
                 "move it away or point --out at a fresh folder"
             )
-        return [
-            ResultRow(r["dataset"], r["split"], r["condition"], int(r["seed"]), float(r["accuracy"]),
-                      int(r["n_items"]), float(r["chance"]), int(r.get("n_augmentations", 0)),
-                      _optional_float(r.get("valid_share", "")))
-            for r in reader
-        ]
+        rows = []
+        for record in reader:
+            where = f"{path}, line {reader.line_num}"
+            if None in record or None in record.values():
+                raise ValueError(f"{where} does not have the {len(COLUMNS)} fields of the header (a torn or edited row); {fix}")
+            rows.append(ResultRow(**{column: _parse(column, record[column], where, fix) for column in COLUMNS}))
+        return rows
 
 
-def _optional_float(text: str) -> float | None:
-    return float(text) if text else None
+def _parse(column: str, text: str, where: str, fix: str):
+    """One field of a results row, as its column's type; a field that is not raises, naming the place."""
+    if column not in _INTS + _FLOATS + _OPTIONAL_FLOATS:
+        if not text:
+            raise ValueError(f"{where}, column {column!r} is empty; {fix}")
+        return text
+    if column in _OPTIONAL_FLOATS and text == "":
+        return None
+    kind, described = (int, "an integer") if column in _INTS else (float, "a finite number")
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"{where}, column {column!r}: {text!r} is not {described}; {fix}")
+    return value
+
+
+def _optional(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 # Two-sided 95% Student-t quantiles for 1..30 degrees of freedom; normal beyond.
@@ -172,6 +191,10 @@ class Summary:
     n_seeds: int
     chance: float
     valid_share: float | None = None  # mean over seeds of the model-written augmentations' validity
+    unlearned_runs: int = 0  # fine-tuning runs, over all seeds, that did not learn their training text
+
+
+UNLEARNED_MARK = "⚠"
 
 
 def summarize(rows: list[ResultRow], condition_order: tuple[str, ...] = ()) -> list[Summary]:
@@ -184,7 +207,8 @@ def summarize(rows: list[ResultRow], condition_order: tuple[str, ...] = ()) -> l
         mean, interval = mean_and_interval([r.accuracy for r in group])
         shares = [r.valid_share for r in group if r.valid_share is not None]
         valid = float(np.mean(shares)) if shares else None
-        out.append(Summary(dataset, split, condition, mean, interval, len(group), group[0].chance, valid))
+        unlearned = sum(r.unlearned_runs for r in group)
+        out.append(Summary(dataset, split, condition, mean, interval, len(group), group[0].chance, valid, unlearned))
     first_seen = {key: i for i, key in enumerate(dict.fromkeys(k for s in out for k in ((s.dataset,), (s.dataset, s.split))))}
     rank = {c: i for i, c in enumerate(condition_order)}
     return sorted(out, key=lambda s: (first_seen[s.dataset,], first_seen[s.dataset, s.split], rank.get(s.condition, len(rank))))
@@ -203,7 +227,17 @@ def markdown_table(summaries: list[Summary]) -> str:
             line += "" if s.valid_share is None else f" {s.valid_share:.2f}"
             line += " |"
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(lines) + unlearned_note(summaries)
+
+
+def unlearned_note(summaries: list[Summary]) -> str:
+    """A paragraph naming the cells whose fine-tuning runs did not learn their text; empty if none."""
+    flagged = dict.fromkeys((s.dataset, s.condition, s.unlearned_runs) for s in summaries if s.unlearned_runs)
+    if not flagged:
+        return ""
+    cells = "; ".join(f"{condition} on {dataset}: {n} runs" for dataset, condition, n in flagged)
+    return (f"\n\n{UNLEARNED_MARK} Fine-tuning runs whose training loss did not fall to half its first value "
+            f"did not learn their own text, so these accuracies are not results: {cells}.")
 
 
 def wide_table(summaries: list[Summary]) -> str:
@@ -221,11 +255,11 @@ def wide_table(summaries: list[Summary]) -> str:
         shown = ["" if s is None else _shown_mean(s, 2) for s in found]
         lines.append(f"| {dataset} | {split} | {chance:.2f} | {' | '.join(shown)} |")
     lines.append(f"\nMean accuracy ± 95% interval over {' / '.join(map(str, seeds))} seeds.")
-    return "\n".join(lines)
+    return "\n".join(lines) + unlearned_note(summaries)
 
 
 def _shown_mean(s: Summary, digits: int) -> str:
-    return format_mean(s.mean, s.interval, digits)
+    return format_mean(s.mean, s.interval, digits) + (f" {UNLEARNED_MARK}" if s.unlearned_runs else "")
 
 
 def format_mean(mean: float, interval: float, digits: int) -> str:

@@ -2,30 +2,67 @@
 
 The seed draws the evaluation worlds and the fine-tuning batches; the pretrained
 model is shared by all cells, and the fine-tuning runs of all cells given
-together are one batched program.
+together are one batched program. Every fine-tuning run is checked: a NaN or
+infinite loss stops the study at once, and each row records how well its runs
+learned their own training text, so a run that did not learn it is not taken
+for a result.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lab.corpus import bucket_length
 from lab.augment import AugmentConfig, augmentations
+from lab.batching import bucket_length, stack_examples
 from lab.conditions import (
-    FinetuneConfig, augmented_documents, finetune_examples, finetuning_documents, ft_prompt, icl_prompt, split_documents,
+    FinetuneConfig, augmented_documents, finetuning_documents, ft_prompt, icl_prompt, split_documents,
 )
 from lab.datasets import Dataset
-from lab.evaluate import option_logprobs, pack_choices, sequence_logprob
+from lab.evaluate import option_logprobs, pack_choices, sequence_logprob, text_accuracy_runs
 from lab.language import Language
-from lab.results import ResultRow, ResultsTable
+from lab.train import finetune_examples
 
 CONDITIONS = ("icl", "ft", "ft_split", "ft_aug_local", "ft_aug_global", "ft_aug_oracle")
 AUGMENTATION = {"ft_aug_local": "local", "ft_aug_global": "global", "ft_aug_oracle": "oracle"}
+# A fine-tuning run learned its text if its training loss fell to at most this share of its first.
+LEARNED_LOSS_RATIO = 0.5
+FINAL_LOSS_STEPS = 20  # the final loss is the mean of the last steps: one batch is noisy
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """The accuracy of one dataset × split × condition × seed, and how its fine-tuning went."""
+
+    dataset: str
+    split: str
+    condition: str
+    seed: int
+    accuracy: float
+    n_items: int
+    chance: float
+    # Augmented fine-tuning only: statements added to the seed's worlds, and the
+    # share of the model-written ones that its world's facts entail.
+    n_augmentations: int = 0
+    valid_share: float | None = None  # None where the model wrote nothing
+    # Fine-tuning only, over the seed's runs (one per world): mean final training loss,
+    # mean token accuracy on their own training text, runs that did not learn it.
+    final_loss: float | None = None
+    text_accuracy: float | None = None
+    unlearned_runs: int = 0
+
+
+class CellStore(Protocol):
+    """Where finished cells go (`lab.results.ResultsTable`)."""
+
+    def has(self, dataset: str, seed: int, condition: str | None = None) -> bool: ...
+
+    def add(self, rows: list[ResultRow]) -> None: ...
 
 
 @partial(jax.jit, static_argnums=0)
@@ -68,6 +105,19 @@ def ft_correct(graphdef, world_params, lang: Language, dataset: Dataset, split: 
     return np.concatenate([choices[i, : len(a)] == a for i, (_, _, a) in enumerate(packed)])
 
 
+def check_runs_finite(losses_RxS: np.ndarray, runs: Sequence[str]) -> None:
+    """Raise at the first run whose loss went NaN or infinite, naming it (`runs[r]`) and the step."""
+    bad = ~np.isfinite(losses_RxS)
+    if bad.any():
+        r = int(np.flatnonzero(bad.any(axis=1))[0])
+        step = int(np.flatnonzero(bad[r])[0])
+        raise FloatingPointError(
+            f"fine-tuning diverged: {runs[r]}: training loss {losses_RxS[r, step]} at step {step}; lower "
+            "--finetune.optim.learning-rate or raise --finetune.optim.warmup-steps. Cells finished before "
+            "this one are kept; this one was not written."
+        )
+
+
 def run_cells(
     graphdef, params, lang: Language, datasets: Sequence[Dataset], seeds: Sequence[int],
     finetune: FinetuneConfig, seq_len: int, conditions: Sequence[str] = CONDITIONS,
@@ -94,20 +144,28 @@ def run_cells(
             examples += ex
             notes.append(note)
         run_seeds = [(seed, i) for dataset, seed in pairs for i in range(len(dataset.worlds))]
-        world_params, _ = finetune_examples(graphdef, params, lang, examples, run_seeds, finetune.optim)
+        world_params, losses_RxS = finetune_examples(graphdef, params, lang.pad, examples, run_seeds, finetune.optim)
+        losses_RxS = np.asarray(losses_RxS)
+        check_runs_finite(losses_RxS, [f"{condition} on {d.name}, seed {s}, world {i}" for d, s in pairs for i in range(len(d.worlds))])
+        tokens_RxPxT, weights_RxPxT, _ = stack_examples(examples, lang.pad)
+        text_accuracy_R = np.asarray(text_accuracy_runs(graphdef, world_params, tokens_RxPxT, weights_RxPxT))
+        final_loss_R = losses_RxS[:, -FINAL_LOSS_STEPS:].mean(axis=1)
+        learned_R = final_loss_R <= LEARNED_LOSS_RATIO * losses_RxS[:, 0]
         first = 0
         for (dataset, seed), note in zip(pairs, notes):
-            last = first + len(dataset.worlds)
-            own = jax.tree.map(lambda x: x[first:last], world_params)
-            rows += _rows(dataset, seed, condition, lambda split, d=dataset, own=own: ft_correct(graphdef, own, lang, d, split, seq_len), note)
-            first = last
+            own = slice(first, first + len(dataset.worlds))
+            note |= {"final_loss": float(final_loss_R[own].mean()), "text_accuracy": float(text_accuracy_R[own].mean()),
+                     "unlearned_runs": int((~learned_R[own]).sum())}
+            own_params = jax.tree.map(lambda x: x[own], world_params)
+            rows += _rows(dataset, seed, condition, lambda split, d=dataset, p=own_params: ft_correct(graphdef, p, lang, d, split, seq_len), note)
+            first = own.stop
     order = {(d.name, s): i for i, (d, s) in enumerate(pairs)}
     split_order = {(d.name, split): i for d, _ in pairs for i, split in enumerate(d.splits)}
     return sorted(rows, key=lambda r: (order[r.dataset, r.seed], split_order[r.dataset, r.split], CONDITIONS.index(r.condition)))
 
 
 def run_pending_cells(
-    graphdef, params, lang: Language, table: ResultsTable, builders: Mapping[str, Callable[[int], Dataset]],
+    graphdef, params, lang: Language, table: CellStore, builders: Mapping[str, Callable[[int], Dataset]],
     seeds: Sequence[int], conditions: Sequence[str], finetune: FinetuneConfig, seq_len: int,
     augment: AugmentConfig = AugmentConfig(), progress: bool = True,
 ) -> None:

@@ -4,7 +4,8 @@ Each value has its own folder (`FIELD=VALUE`, see `value_folder`) holding what t
 experiment wrote. Gathered, the rows get the value in front (`sweep.csv`) and the
 summary gets a column per value (mean ± 95% interval over evaluation seeds) and one
 across values: the mean of the per-value means with its interval over values. For
-`pretrain.seed` that last column is the spread a fresh pretraining would show, which
+`pretrain.init-seed` (or `pretrain.data-seed`) that last column is the spread a fresh
+initialization (or data stream) would show, which
 the per-value intervals (one pretrained model each) cannot.
 """
 

@@ -1,19 +1,19 @@
 """Training: a pure train step over explicit state, scanned many steps per dispatch.
 
 `make_train_chunk` returns a pure function `(state, tokens, weights) -> (state, losses)`
-that runs one optimizer step per leading slice of `tokens` with `lax.scan`. It is
-jitted once for pretraining and vmapped over runs for fine-tuning; nothing in it
-depends on Python state, so it never recompiles for same-shaped data.
-
-`pretrain` trains one model with its data batch split across all devices;
-`pretrain_runs` trains R independent models (own initialization, corpus stream,
-learning rate and weight decay) in one vmapped program, runs split across devices.
+that runs one optimizer step per leading slice of `tokens` with `lax.scan`; nothing
+in it depends on Python state, so it never recompiles for same-shaped data.
+Pretraining (`lab.pretraining`) jits it with the batch split across devices; the
+fine-tuning engine here (`finetune_runs`) vmaps it over R independent runs in one
+program, the runs split across devices.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, NamedTuple, Sequence
 
 import jax
@@ -21,9 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from tqdm.auto import tqdm
 
-from lab.corpus import Corpus
+from lab.batching import Examples, stack_examples
 from lab.devices import (
     batch_sharding, check_divisible, device_mesh, pad_runs, padded_runs, replicated, runs_sharding, unpad_runs,
 )
@@ -49,11 +48,16 @@ class OptimConfig:
     trainable: tuple[str, ...] = ()
 
     def __post_init__(self):
-        for field in ("learning_rate", "steps", "batch_size", "steps_per_dispatch"):
-            if getattr(self, field) <= 0:
-                raise ValueError(f"optim.{field} must be > 0, got {getattr(self, field)}")
+        for field in ("learning_rate", "steps", "batch_size", "steps_per_dispatch", "grad_clip"):
+            if not 0 < getattr(self, field) < math.inf:  # also refuses NaN
+                raise ValueError(f"optim.{field} must be > 0 and finite, got {getattr(self, field)}")
         if not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"optim.warmup_steps must lie in [0, steps={self.steps}), got {self.warmup_steps}")
+        if not 0 <= self.weight_decay < math.inf:
+            raise ValueError(f"optim.weight_decay must be >= 0 and finite, got {self.weight_decay}")
+        for field in ("final_lr_fraction", "b1", "b2"):
+            if not 0 <= getattr(self, field) <= 1:
+                raise ValueError(f"optim.{field} must lie in [0, 1], got {getattr(self, field)}")
         for pattern in self.trainable:
             try:
                 re.compile(pattern)
@@ -187,93 +191,72 @@ def data_parallel_training(graphdef, params: nnx.State, config: OptimConfig, fie
     return state, chunk, batch_sharding(mesh, axis=1)
 
 
-def pretrain(
-    graphdef, params: nnx.State, corpus: Corpus, config: OptimConfig, progress: bool = True
-) -> tuple[nnx.State, np.ndarray]:
-    """Train from `params` on the endless corpus for `config.steps` steps.
+def make_finetune(graphdef, optimizer: optax.GradientTransformation, config: OptimConfig):
+    """Pure `(params, docs[P,T], weights[P,T], n_docs, key) -> (params, losses[steps])`.
 
-    Each batch is split across all devices (`data_parallel_training`). Returns
-    the trained parameters and the loss of every step.
+    Each step trains on `batch_size` documents drawn (on device, from `key`) from
+    the first `n_docs` of the P given ones (the rest is padding, so runs with
+    different numbers of examples share one program); vmap it over runs.
     """
-    state, chunk, data = data_parallel_training(graphdef, params, config)
-    losses = []
-    with tqdm(total=config.steps, desc="pretrain", unit="step", disable=not progress) as bar:
-        for step in range(0, config.steps, config.steps_per_dispatch):
-            # The last chunk may be shorter: one extra compile, never extra steps.
-            n = min(config.steps_per_dispatch, config.steps - step)
-            tokens, weights = jax.device_put(corpus.chunk(config.batch_size, n, step), data)
-            state, chunk_losses = chunk(state, tokens, weights)
-            losses.append(np.asarray(chunk_losses))
-            bar.update(n)
-            bar.set_postfix(loss=f"{losses[-1].mean():.3f}")
-    return state.params, np.concatenate(losses)
+    step = make_train_step(graphdef, optimizer)
+
+    def finetune(params, docs_PxT, weights_PxT, n_docs, key):
+        def sampled_step(state: TrainState, _):
+            key, draw = jax.random.split(state.key)
+            idx_B = jax.random.randint(draw, (config.batch_size,), 0, n_docs)
+            return step(state._replace(key=key), (docs_PxT[idx_B], weights_PxT[idx_B]))
+
+        state, losses = jax.lax.scan(sampled_step, init_train_state(optimizer, params, key), None, length=config.steps)
+        return state.params, losses
+
+    return finetune
 
 
-def stack_runs(trees: Sequence) -> nnx.State:
-    """Same-structured pytrees (e.g. one `init_model` per seed) stacked on a new leading runs axis."""
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+def finetune_runs(graphdef, optim: OptimConfig, params, docs_RxPxT, weights_RxPxT, keys_R, n_docs_R=None):
+    """Fine-tune R independent copies of `params`, one per row of data and key.
 
-
-def pretrain_runs(
-    graphdef, params_R: nnx.State, corpora: Sequence[Corpus], config: OptimConfig,
-    learning_rates: Sequence[float] | None = None, weight_decays: Sequence[float] | None = None,
-    progress: bool = True,
-) -> tuple[nnx.State, np.ndarray]:
-    """Pretrain R independent models at once, as R calls of `pretrain` would.
-
-    Run r starts from row r of `params_R` (see `stack_runs`) and trains on
-    `corpora[r]` with learning rate `learning_rates[r]` and weight decay
-    `weight_decays[r]` (default: the config's); everything else, shapes included,
-    comes from `config`. The runs are vmapped in one program and split across all
-    devices (padded to a multiple of their number with copies of the last run,
-    dropped after). Returns the trained parameters (leading axis R) and losses
-    float32[R, config.steps].
+    Run r draws its batches from its first `n_docs_R[r]` documents (all P if None).
+    Returns the per-run parameters (leading axis R) and losses [R, optim.steps].
+    The runs are split across all devices (`lab.devices`), any R: the runs axis is
+    padded with copies of the last run to a multiple of the device count and the
+    copies dropped after (then the results are gathered onto every device; else
+    they stay split by run). Compiled once per (model, optimizer config, data shape).
     """
-    runs = len(corpora)
-    learning_rates_R = _per_run("learning_rates", learning_rates, config.learning_rate, runs, zero_allowed=False)
-    weight_decays_R = _per_run("weight_decays", weight_decays, config.weight_decay, runs, zero_allowed=True)
-    leading = {x.shape[0] for x in jax.tree.leaves(params_R)}
-    if leading != {runs}:
-        raise ValueError(f"params_R must stack {runs} runs (one per corpus) on its leading axis, got {sorted(leading)}")
     mesh = device_mesh()
-    padded, split = padded_runs(runs, mesh), runs_sharding(mesh)
-
-    def init_run(params, learning_rate_scale, weight_decay):
-        optimizer = make_optimizer(config, params, learning_rate_scale, weight_decay)
-        # Copy: jit would hand the caller's arrays through to the state, which the chunks donate.
-        return init_train_state(optimizer, jax.tree.map(jnp.copy, params), jax.random.key(0))
-
-    def train_run(state: TrainState, tokens_SxBxT, weights_SxBxT):
-        # Built per run at trace time: the labels and decay mask read one run's parameter tree;
-        # the run's learning rate scale and weight decay come from its optimizer state.
-        return make_train_chunk(graphdef, make_optimizer(config, state.params))(state, tokens_SxBxT, weights_SxBxT)
-
-    # Learning rates as scales of the config's schedule: exactly 1 for the config's own.
-    per_run = (params_R, learning_rates_R / np.float32(config.learning_rate), weight_decays_R)
-    state_R = jax.jit(jax.vmap(init_run), out_shardings=split)(*jax.device_put(pad_runs(per_run, padded), split))
-    # Losses replicated: small, and readable by every process of a multi-host run.
-    chunk = jax.jit(jax.vmap(train_run), donate_argnums=0, out_shardings=(split, replicated(mesh)))
-    losses = []
-    with tqdm(total=config.steps, desc=f"pretrain {runs} runs", unit="step", disable=not progress) as bar:
-        for step in range(0, config.steps, config.steps_per_dispatch):
-            n = min(config.steps_per_dispatch, config.steps - step)
-            batches = [corpus.chunk(config.batch_size, n, step) for corpus in corpora]
-            tokens_RxSxBxT, weights_RxSxBxT = (np.stack(x) for x in zip(*batches))
-            placed = jax.device_put(pad_runs((tokens_RxSxBxT, weights_RxSxBxT), padded), split)
-            state_R, losses_RxS = chunk(state_R, *placed)
-            losses.append(np.asarray(losses_RxS)[:runs])
-            bar.update(n)
-            bar.set_postfix(loss=f"{losses[-1][:, -1].mean():.3f}")
-    return unpad_runs(state_R.params, runs), np.concatenate(losses, axis=1)
+    runs, n_docs = docs_RxPxT.shape[0], docs_RxPxT.shape[1]
+    n_docs_R = np.full(runs, n_docs, np.int32) if n_docs_R is None else np.asarray(n_docs_R, np.int32)
+    per_run = pad_runs((docs_RxPxT, weights_RxPxT, n_docs_R, keys_R), padded_runs(runs, mesh))
+    params_R, losses_RxS = _finetune_padded_runs(
+        graphdef, optim, jax.device_put(params, replicated(mesh)), *jax.device_put(per_run, runs_sharding(mesh))
+    )
+    return unpad_runs((params_R, losses_RxS), runs)
 
 
-def _per_run(field: str, values, default: float, runs: int, zero_allowed: bool) -> np.ndarray:
-    """float32[runs]: `values`, or `default` for every run; checked where they enter."""
-    if values is None:
-        return np.full(runs, default, np.float32)
-    values = np.asarray(values, np.float32)
-    if values.shape != (runs,):
-        raise ValueError(f"{field} must give one value per run ({runs} corpora), got shape {values.shape}")
-    if (values < 0).any() or (not zero_allowed and (values == 0).any()):
-        raise ValueError(f"{field} must all be {'>= 0' if zero_allowed else '> 0'}, got {values.tolist()}")
-    return values
+@partial(jax.jit, static_argnums=(0, 1))
+def _finetune_padded_runs(graphdef, optim: OptimConfig, params, docs_RxPxT, weights_RxPxT, n_docs_R, keys_R):
+    # The optimizer is built at trace time: its parameter labels depend only on the parameter tree.
+    finetune = make_finetune(graphdef, make_optimizer(optim, params), optim)
+    return jax.vmap(finetune, in_axes=(None, 0, 0, 0, 0))(params, docs_RxPxT, weights_RxPxT, n_docs_R, keys_R)
+
+
+def finetune_examples(
+    graphdef, params, pad: int, examples: Sequence[Examples], run_seeds: Sequence[tuple[int, int]],
+    optim: OptimConfig,
+):
+    """Fine-tune one copy of `params` per run on its examples, all in one vmapped program.
+
+    Runs may differ in their number and length of examples: they are padded to a
+    common shape and each run samples only its own. `run_seeds[i]` (a dataset seed
+    and the world's index in its dataset) seeds run i's batches alone, so a run's
+    result does not depend on which other runs share its program.
+
+    Returns the per-run parameters (leading axis = run) and losses [run, step].
+    """
+    docs_RxPxT, weights_RxPxT, n_docs_R = stack_examples(examples, pad)
+    keys_R = jnp.stack([run_key(*s) for s in run_seeds])
+    return finetune_runs(graphdef, optim, params, docs_RxPxT, weights_RxPxT, keys_R, n_docs_R)
+
+
+def run_key(seed: int, world_index: int) -> jax.Array:
+    """The fine-tuning batch key of one world of one dataset seed."""
+    return jax.random.fold_in(jax.random.key(seed), world_index)

@@ -5,21 +5,23 @@ Nothing here trains a model: tests/science/conftest.py owns the pretrained one.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from hypothesis import settings
 
-from lab.checkpoint import PretrainConfig
+# Property tests draw the same examples on every run: CI stays deterministic.
+settings.register_profile("lab", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("lab")
+
 from lab.conditions import FinetuneConfig
 from lab.datasets import ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig
 from lab.language import Language, LanguageConfig
 from lab.model import ModelConfig, init_model
+from lab.pretraining import PretrainConfig
 from lab.train import OptimConfig
 
 # Learned positions compile noticeably faster than rope on CPU; test_model.py covers every scheme.
@@ -126,24 +128,46 @@ def tiny_worlds() -> dict:
     }
 
 
+# --- pretraining documents, read back ----------------------------------------------
+
+def _sample_documents(lang, config, n, seed=0):
+    """`n` documents (tokens, weights) of a corpus of `config`, at its largest number of facts."""
+    from lab.corpus import Corpus
+
+    corpus = Corpus(lang, config, seed)
+    return [corpus.sample_document(config.max_facts) for _ in range(n)]
+
+
+def _split_sentences(lang, tokens):
+    """Sentences (tuples ending in '.') of a token run."""
+    sentences, current = [], []
+    for t in tokens:
+        current.append(t)
+        if t == lang.id("."):
+            sentences.append(tuple(current))
+            current = []
+    assert not current, "text must end with a full stop"
+    return sentences
+
+
+def _parse_document(lang, tokens):
+    """(fact sentences, derived sentences) of `<bos> facts so derived <eos>`."""
+    tokens = [int(t) for t in tokens]
+    assert tokens[0] == lang.bos and tokens[-1] == lang.eos and tokens.count(lang.id("so")) == 1
+    so = tokens.index(lang.id("so"))
+    return _split_sentences(lang, tokens[1:so]), _split_sentences(lang, tokens[so + 1 : -1])
+
+
 @pytest.fixture(scope="session")
-def experiment_script():
-    """`with experiment_script("study") as module: ...`: experiments/study.py loaded as a module.
+def sample_documents():
+    return _sample_documents
 
-    experiments/ is not a package; the module is registered in sys.modules while in
-    use because dataclasses resolve its annotations through there.
-    """
 
-    @contextmanager
-    def loading(name: str):
-        path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"experiment_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        try:
-            spec.loader.exec_module(module)
-            yield module
-        finally:
-            del sys.modules[spec.name]
+@pytest.fixture(scope="session")
+def split_sentences():
+    return _split_sentences
 
-    return loading
+
+@pytest.fixture(scope="session")
+def parse_document():
+    return _parse_document

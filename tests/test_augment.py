@@ -70,3 +70,21 @@ def test_filtering_keeps_only_valid_statements(tiny_model, lang, world):
 def test_augment_config_names_the_bad_field(field, kwargs):
     with pytest.raises(ValueError, match=f"augment.{field}"):
         AugmentConfig(**kwargs)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lab.language import Language, LanguageConfig  # noqa: E402
+
+_LANG = Language(LanguageConfig())
+
+
+@given(st.lists(st.integers(0, _LANG.vocab_size - 1), max_size=60))
+def test_any_continuation_parses_into_complete_statements_before_its_end(tokens):
+    statements = parse_statements(_LANG, tokens)
+    stops = {_LANG.eos, _LANG.pad, _LANG.bos}
+    end = next((i for i, t in enumerate(tokens) if t in stops), len(tokens))
+    assert sum(map(len, statements)) <= end
+    for s in statements:
+        assert len(s) > 1 and s[-1] == _LANG.id(".") and _LANG.id(".") not in s[:-1] and not stops & set(s)

@@ -1,5 +1,6 @@
-"""experiments/benchmark.py end to end on a tiny model: the report's shape, never its speed."""
+"""benchmarks/benchmark.py end to end on a tiny model: the report's shape, never its speed."""
 
+import importlib
 import contextlib
 import dataclasses
 import io
@@ -18,9 +19,8 @@ FINETUNE_KEYS = ("sequential_runs_per_second", "batched_runs_per_second", "batch
 
 
 @pytest.fixture(scope="module")
-def benchmark(experiment_script):
-    with experiment_script("benchmark") as module:
-        yield module
+def benchmark():
+    return importlib.import_module("benchmarks.benchmark")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""experiments/binding_probe.py end to end on a tiny, barely pretrained model."""
+"""experiments/diagnostics/binding_probe.py end to end on a tiny, barely pretrained model."""
 
+import importlib
 import contextlib
 import io
 
@@ -11,9 +12,8 @@ from lab.language import Language
 
 
 @pytest.fixture(scope="module")
-def probe(experiment_script):
-    with experiment_script("binding_probe") as module:
-        yield module
+def probe():
+    return importlib.import_module("experiments.diagnostics.binding_probe")
 
 
 def test_prints_the_three_tables_with_a_share_or_accuracy_per_row(probe, tmp_path, barely_pretrained):

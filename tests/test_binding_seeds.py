@@ -1,5 +1,6 @@
-"""experiments/binding_seeds.py end to end: tiny models, barely pretrained, two seeds at once."""
+"""experiments/diagnostics/binding_seeds.py end to end: tiny models, barely pretrained, two seeds at once."""
 
+import importlib
 import contextlib
 import dataclasses
 import io
@@ -9,9 +10,8 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def binding_seeds(experiment_script):
-    with experiment_script("binding_seeds") as module:
-        yield module
+def binding_seeds():
+    return importlib.import_module("experiments.diagnostics.binding_seeds")
 
 
 @pytest.fixture

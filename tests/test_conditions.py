@@ -4,13 +4,12 @@ import jax
 import numpy as np
 import pytest
 
+from lab.batching import bucket_length
 from lab.conditions import (
-    FinetuneConfig, augmented_documents, finetune_examples, finetune_runs, finetune_worlds, finetuning_documents,
-    ft_prompt, icl_prompt, run_key, split_documents,
+    FinetuneConfig, augmented_documents, finetune_worlds, finetuning_documents, ft_prompt, icl_prompt, split_documents,
 )
-from lab.corpus import bucket_length
 from lab.datasets import ReversalsConfig, reversals
-from lab.train import OptimConfig
+from lab.train import OptimConfig, finetune_examples, finetune_runs, run_key
 
 SEQ_LEN = 32
 ORDERINGS = 6
@@ -165,9 +164,9 @@ def test_runs_with_different_example_counts_equal_runs_alone(tiny_model, lang, w
     graphdef, params = tiny_model
     examples = [split_documents(lang, worlds[0], False, SEQ_LEN), finetuning_documents(lang, worlds[1], ORDERINGS, SEQ_LEN, 0)]
     run_seeds = [(5, 0), (5, 1)]
-    together, together_losses = finetune_examples(graphdef, params, lang, examples, run_seeds, OPTIM)
+    together, together_losses = finetune_examples(graphdef, params, lang.pad, examples, run_seeds, OPTIM)
     for r, (ex, run_seed) in enumerate(zip(examples, run_seeds)):
-        alone, alone_losses = finetune_examples(graphdef, params, lang, [ex], [run_seed], OPTIM)
+        alone, alone_losses = finetune_examples(graphdef, params, lang.pad, [ex], [run_seed], OPTIM)
         np.testing.assert_allclose(together_losses[r], alone_losses[0], rtol=1e-5)  # same batches drawn
         for batched_leaf, alone_leaf in zip(jax.tree.leaves(together), jax.tree.leaves(alone)):
             # Padding to a longer T reorders float sums; where a gradient is near 0, Adam's

@@ -1,13 +1,11 @@
 import dataclasses
-import hashlib
 
 import numpy as np
 import pytest
 
-from lab.corpus import (
-    Corpus, CorpusConfig, bucket_length, document, max_sentence_length, pad_rows, random_chains,
-)
-from lab.facts import Comparison, Identity, Inclusion, entailed_sentences, syllogistic_conclusions
+from lab.corpus import Corpus, CorpusConfig, max_sentence_length
+from lab.random_worlds import random_chains
+from lab.facts import Comparison, Identity, Inclusion, entailed_sentences
 from lab.language import ADJECTIVES, Language, LanguageConfig
 
 SMALL = CorpusConfig(
@@ -18,29 +16,7 @@ SMALL = CorpusConfig(
 SYLLOGISMS = dataclasses.replace(SMALL, max_statements=4, syllogism_share=1.0)
 
 
-def sample_documents(lang, config, n, seed=0):
-    corpus = Corpus(lang, config, seed)
-    return [corpus.sample_document(config.max_facts) for _ in range(n)]
 
-
-def split_sentences(lang, tokens):
-    """Sentences (tuples ending in '.') of a token run."""
-    sentences, current = [], []
-    for t in tokens:
-        current.append(t)
-        if t == lang.id("."):
-            sentences.append(tuple(current))
-            current = []
-    assert not current, "text must end with a full stop"
-    return sentences
-
-
-def parse_document(lang, tokens):
-    """(fact sentences, derived sentences) of `<bos> facts so derived <eos>`."""
-    tokens = [int(t) for t in tokens]
-    assert tokens[0] == lang.bos and tokens[-1] == lang.eos
-    so = tokens.index(lang.id("so"))
-    return split_sentences(lang, tokens[1:so]), split_sentences(lang, tokens[so + 1 : -1])
 
 
 def parse_fact(lang, sentence):
@@ -61,9 +37,7 @@ def parse_fact(lang, sentence):
 
 @pytest.mark.parametrize("syllogism_share, semantic_share", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.5)])
 @pytest.mark.parametrize("name_length", [1, 2, 3])
-def test_no_held_out_name_occurs_in_any_pretraining_document(
-    name_runs, name_length, syllogism_share, semantic_share
-):
+def test_no_held_out_name_occurs_in_any_pretraining_document(name_runs, name_length, syllogism_share, semantic_share, sample_documents):
     lang = Language(LanguageConfig(name_length=name_length))
     config = dataclasses.replace(
         SMALL, max_facts=6, seq_len=(6 + 1) * max_sentence_length(lang) + 3, syllogism_share=syllogism_share,
@@ -82,7 +56,7 @@ def test_no_held_out_name_occurs_in_any_pretraining_document(
     assert len(names_seen) > min(100, len(pretraining) // 2)  # the check saw many names
 
 
-def test_documents_start_with_bos_contain_one_so_and_end_with_eos(lang):
+def test_documents_start_with_bos_contain_one_so_and_end_with_eos(lang, sample_documents):
     for tokens, weights in sample_documents(lang, SMALL, 100):
         assert tokens[0] == lang.bos
         assert tokens[-1] == lang.eos
@@ -91,7 +65,7 @@ def test_documents_start_with_bos_contain_one_so_and_end_with_eos(lang):
         assert len(tokens) == len(weights) <= SMALL.seq_len
 
 
-def test_loss_weights_are_zero_through_so_and_one_on_the_inference_segment(lang):
+def test_loss_weights_are_zero_through_so_and_one_on_the_inference_segment(lang, sample_documents):
     for tokens, weights in sample_documents(lang, SMALL, 100):
         so = tokens.index(lang.id("so"))
         assert all(w == 0.0 for w in weights[: so + 1])
@@ -99,13 +73,13 @@ def test_loss_weights_are_zero_through_so_and_one_on_the_inference_segment(lang)
         assert so + 1 < len(tokens) - 1  # at least one derived statement
 
 
-def test_loss_on_all_weights_every_token(lang):
+def test_loss_on_all_weights_every_token(lang, sample_documents):
     config = dataclasses.replace(SMALL, loss_on="all")
     for tokens, weights in sample_documents(lang, config, 20):
         assert weights == [1.0] * len(tokens)
 
 
-def test_every_derived_statement_restates_or_reverses_a_fact_before_so(lang):
+def test_every_derived_statement_restates_or_reverses_a_fact_before_so(lang, sample_documents, parse_document):
     n_derived = 0
     for tokens, _ in sample_documents(lang, SMALL, 200):
         fact_sentences, derived = parse_document(lang, tokens)
@@ -122,14 +96,14 @@ def test_every_derived_statement_restates_or_reverses_a_fact_before_so(lang):
     assert n_derived > 200
 
 
-def test_reversal_share_zero_gives_only_restatements(lang):
+def test_reversal_share_zero_gives_only_restatements(lang, sample_documents, parse_document):
     config = dataclasses.replace(SMALL, reversal_share=0.0)
     for tokens, _ in sample_documents(lang, config, 50):
         fact_sentences, derived = parse_document(lang, tokens)
         assert set(derived) <= set(fact_sentences)
 
 
-def test_reversal_share_one_gives_only_reversals(lang):
+def test_reversal_share_one_gives_only_reversals(lang, sample_documents, parse_document):
     config = dataclasses.replace(SMALL, reversal_share=1.0)
     for tokens, _ in sample_documents(lang, config, 50):
         fact_sentences, derived = parse_document(lang, tokens)
@@ -137,7 +111,7 @@ def test_reversal_share_one_gives_only_reversals(lang):
         assert set(derived) <= reversals
 
 
-def test_fact_mixture_follows_the_shares(lang):
+def test_fact_mixture_follows_the_shares(lang, sample_documents, parse_document):
     only_comparisons = dataclasses.replace(SMALL, identity_share=0.0)
     only_identities = dataclasses.replace(SMALL, identity_share=1.0, forward_identity_share=1.0)
     for tokens, _ in sample_documents(lang, only_comparisons, 30):
@@ -147,7 +121,7 @@ def test_fact_mixture_follows_the_shares(lang):
         assert all(isinstance(f, Identity) and f.forward for f in facts)
 
 
-def test_one_kind_documents_hold_facts_of_a_single_kind(lang):
+def test_one_kind_documents_hold_facts_of_a_single_kind(lang, sample_documents, parse_document):
     def kinds_per_document(config):
         docs = sample_documents(lang, dataclasses.replace(SMALL, min_facts=4, max_facts=4, **config), 60)
         return [{type(parse_fact(lang, s)) for s in parse_document(lang, tokens)[0]} for tokens, _ in docs]
@@ -158,7 +132,7 @@ def test_one_kind_documents_hold_facts_of_a_single_kind(lang):
     assert any(len(kinds) == 2 for kinds in kinds_per_document(dict(one_kind_share=0.0)))  # the check can fail
 
 
-def test_names_within_a_document_share_no_syllable(lang, name_runs):
+def test_names_within_a_document_share_no_syllable(lang, name_runs, sample_documents, parse_document):
     for tokens, _ in sample_documents(lang, SMALL, 50):
         fact_sentences, _ = parse_document(lang, tokens)
         names = name_runs([t for s in fact_sentences for t in s])
@@ -166,7 +140,7 @@ def test_names_within_a_document_share_no_syllable(lang, name_runs):
         assert len(set(syllables)) == len(syllables)
 
 
-def test_comparisons_use_known_adjectives(lang):
+def test_comparisons_use_known_adjectives(lang, sample_documents, parse_document):
     for tokens, _ in sample_documents(lang, dataclasses.replace(SMALL, identity_share=0.0), 20):
         for s in parse_document(lang, tokens)[0]:
             assert parse_fact(lang, s).adjective in ADJECTIVES
@@ -206,27 +180,6 @@ def test_curriculum_ramps_max_facts(lang):
     assert Corpus(lang, SMALL, 0).max_facts_at(0) == SMALL.max_facts
 
 
-def test_document_builds_tokens_and_weights(lang):
-    fact, derived = tuple(lang.encode("zumo are more big than bado .")), tuple(lang.encode("bado are less big than zumo ."))
-    tokens, weights = document(lang, [fact], [derived])
-    assert tokens == [lang.bos, *fact, lang.id("so"), *derived, lang.eos]
-    assert weights == [0.0] * (len(fact) + 2) + [1.0] * (len(derived) + 1)
-    tokens, weights = document(lang, [fact], marker=False)
-    assert tokens == [lang.bos, *fact, lang.eos] and weights == [0.0] * len(tokens)
-
-
-def test_bucket_length_rounds_up_to_a_multiple_of_32_capped_at_the_limit():
-    assert [bucket_length(n, 96) for n in (1, 32, 33, 64, 65, 96, 97)] == [32, 32, 64, 64, 96, 96, 96]
-    assert bucket_length(20, 24) == 24
-    assert bucket_length(5, 96, multiple=8) == 8
-
-
-def test_pad_rows_rejects_rows_longer_than_seq_len():
-    np.testing.assert_array_equal(pad_rows([[1, 2], [3]], 3, 0, np.int32), [[1, 2, 0], [3, 0, 0]])
-    with pytest.raises(ValueError, match="seq_len=2"):
-        pad_rows([[1, 2, 3]], 2, 0, np.int32)
-
-
 def test_min_facts_above_max_facts_is_rejected():
     with pytest.raises(ValueError, match="corpus.min_facts"):
         CorpusConfig(min_facts=5, max_facts=4)
@@ -252,7 +205,7 @@ def test_shares_outside_unit_interval_are_rejected():
     CorpusConfig(syllogism_share=0.5, semantic_share=0.5)
 
 
-def test_two_way_identities_are_stated_in_both_directions_among_the_facts(lang):
+def test_two_way_identities_are_stated_in_both_directions_among_the_facts(lang, sample_documents, parse_document):
     config = dataclasses.replace(
         SMALL, identity_share=1.0, two_way_identity_share=1.0, seq_len=9 * max_sentence_length(lang) + 3
     )
@@ -293,55 +246,37 @@ def test_seq_len_too_small_for_max_facts_is_rejected(lang):
 
 # --- syllogism documents -----------------------------------------------------------
 
-# sha256 of the first batches at steps 0 and 10_000 (seed 0) of the default config of
-# before syllogism and one-kind documents (MIXED), taken then. If this changes, that text
-# changed: bump corpus.TEXT_FORMAT and update the digest.
-MIXED = CorpusConfig(one_kind_share=0.0, max_facts=4, syllogism_share=0.0)
-DEFAULT_STREAM_DIGEST = "c1efb8a7126659c2694df6bf209fcb4284fde0abf9a44cd063a825c39fe495f5"
-# The same of MIXED with syllogism_share=0.5, mixed_from_step=0, taken before semantic documents existed.
-SYLLOGISM_STREAM_DIGEST = "7229f3329e33d9e56f9acbfaf9340232fc03cc542e25a7b07d64273be06f046e"
+# The default stream's first documents, as text. If one of these changes, the text that
+# the default config pretrains on changed: bump corpus.TEXT_FORMAT (cached checkpoints
+# were made on the old text) and write the new documents here.
+GOLDEN = {
+    0: (
+        "<bos> the vafo of pade is vuku . so the vafo of pade is vuku . <eos>",
+        "<bos> goku are more thick than fito . so goku are more thick than fito . <eos>",
+        "<bos> nadi are more dangerous than nefi . so nefi are less dangerous than nadi . <eos>",
+    ),
+    10_000: (
+        "<bos> the fago of posi is gabe . the pimi of fito is relu . mevo is the tuta of lode . roti is the napu of "
+        "kize . so the tuta of lode is mevo . roti is the napu of kize . the fago of posi is gabe . the pimi of fito "
+        "is relu . <eos>",
+        "<bos> all dabe are disi . all disi are guto . all guto are buve . all limo are dabe . so all disi are buve . "
+        "all dabe are guto . all limo are guto . all limo are disi . <eos>",
+        "<bos> ruvi are more dark than zeda . so zeda are less dark than ruvi . <eos>",
+    ),
+}
 
 
-def stream_digest(lang, config):
-    corpus, digest = Corpus(lang, config, seed=0), hashlib.sha256()
-    for step in (0, 10_000):
-        tokens, weights = corpus.batch(8, step)
-        digest.update(tokens.tobytes())
-        digest.update(weights.tobytes())
-    return digest.hexdigest()
-
-
-def test_shares_at_zero_leave_the_earlier_stream_bit_identical():
+@pytest.mark.parametrize("step", sorted(GOLDEN))
+def test_the_default_stream_reads_as_it_did(step):
     lang = Language(LanguageConfig(name_length=2, held_out_fraction=0.25, seed=0, distinct_syllables=True))
-    assert MIXED.syllogism_share == MIXED.semantic_share == 0.0
-    assert stream_digest(lang, MIXED) == DEFAULT_STREAM_DIGEST
-    for share in ("syllogism_share", "semantic_share", "one_kind_share"):  # the check can fail
-        assert stream_digest(lang, dataclasses.replace(MIXED, **{share: 0.1})) != DEFAULT_STREAM_DIGEST
+    tokens, weights = Corpus(lang, CorpusConfig(), seed=0).batch(len(GOLDEN[step]), step)
+    assert tuple(lang.decode(row) for row in tokens) == GOLDEN[step]
+    for row, weight in zip(tokens, weights):  # the loss is on what follows `so`, closing <eos> included
+        so = list(row).index(lang.id("so"))
+        assert not weight[: so + 1].any() and weight[so + 1 : list(row).index(lang.eos) + 1].all()
 
 
-def test_semantic_share_zero_leaves_syllogism_streams_bit_identical():
-    lang = Language(LanguageConfig(name_length=2, held_out_fraction=0.25, seed=0, distinct_syllables=True))
-    syllogisms = dataclasses.replace(MIXED, syllogism_share=0.5, mixed_from_step=0)
-    assert stream_digest(lang, syllogisms) == SYLLOGISM_STREAM_DIGEST
-
-
-def test_random_chains_link_distinct_names(lang, rng):
-    for n_premises in range(1, 8):
-        for _ in range(20):
-            premises = random_chains(lang, rng, n_premises, held_out=False)
-            assert len(premises) == n_premises and all(isinstance(p, Inclusion) for p in premises)
-            # each name is the subject of at most one premise and the object of at most one
-            subjects, objects = [p.subject for p in premises], [p.object for p in premises]
-            assert len(set(subjects)) == len(set(objects)) == n_premises
-            starts = set(subjects) - set(objects)  # one start per chain
-            assert len(starts) in ((1, 2) if n_premises >= 4 else (1,))
-            # every chain has two or more premises, so each yields a conclusion
-            if n_premises >= 2:
-                concluded = {c.subject for c in syllogistic_conclusions(premises)}
-                assert starts <= concluded
-
-
-def test_every_syllogism_inference_is_entailed_by_its_premises(lang):
+def test_every_syllogism_inference_is_entailed_by_its_premises(lang, sample_documents, parse_document):
     n_conclusions = n_restatements = 0
     for tokens, _ in sample_documents(lang, SYLLOGISMS, 300):
         fact_sentences, derived = parse_document(lang, tokens)
@@ -361,7 +296,7 @@ def test_every_syllogism_inference_is_entailed_by_its_premises(lang):
     assert n_conclusions > 300 and n_restatements > 50  # both kinds occur, conclusions most
 
 
-def test_syllogism_documents_respect_the_curriculum_and_the_length_budget(lang):
+def test_syllogism_documents_respect_the_curriculum_and_the_length_budget(lang, parse_document):
     config = dataclasses.replace(
         SYLLOGISMS, min_facts=1, max_facts=6, max_statements=8, curriculum_steps=100,
         seq_len=7 * max_sentence_length(lang) + 3,
@@ -376,7 +311,7 @@ def test_syllogism_documents_respect_the_curriculum_and_the_length_budget(lang):
             assert weights[tokens.index(lang.id("so")) + 1] == 1.0
 
 
-def test_syllogism_documents_use_names_sharing_no_syllable(lang, name_runs):
+def test_syllogism_documents_use_names_sharing_no_syllable(lang, name_runs, sample_documents, parse_document):
     for tokens, _ in sample_documents(lang, SYLLOGISMS, 50):
         fact_sentences, _ = parse_document(lang, tokens)
         names = set(name_runs([t for s in fact_sentences for t in s]))
@@ -384,7 +319,7 @@ def test_syllogism_documents_use_names_sharing_no_syllable(lang, name_runs):
         assert len(set(syllables)) == len(syllables)
 
 
-def test_syllogism_share_mixes_the_two_kinds_of_document(lang):
+def test_syllogism_share_mixes_the_two_kinds_of_document(lang, sample_documents, parse_document):
     config = dataclasses.replace(SMALL, syllogism_share=0.5)
     kinds = [
         isinstance(parse_fact(lang, parse_document(lang, tokens)[0][0]), Inclusion)

@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lab.corpus import Corpus, CorpusConfig, max_sentence_length, random_hierarchy, random_templates
+from lab.corpus import Corpus, CorpusConfig, max_sentence_length
+from lab.random_worlds import random_hierarchy
 from lab.facts import INCLUSION_TEMPLATES, PROPERTY_TEMPLATES, Inclusion, Property, entailed_sentences
 from lab.language import Language, LanguageConfig
 
@@ -20,28 +21,7 @@ SEMANTIC = CorpusConfig(
 )
 
 
-def sample_documents(lang, config, n, seed=0):
-    corpus = Corpus(lang, config, seed)
-    return [corpus.sample_document(config.max_facts) for _ in range(n)]
 
-
-def split_sentences(lang, tokens):
-    sentences, current = [], []
-    for t in tokens:
-        current.append(t)
-        if t == lang.id("."):
-            sentences.append(tuple(current))
-            current = []
-    assert not current, "text must end with a full stop"
-    return sentences
-
-
-def parse_document(lang, tokens):
-    """(fact sentences, derived sentences) of `<bos> facts so derived <eos>`."""
-    tokens = [int(t) for t in tokens]
-    assert tokens[0] == lang.bos and tokens[-1] == lang.eos and tokens.count(lang.id("so")) == 1
-    so = tokens.index(lang.id("so"))
-    return split_sentences(lang, tokens[1:so]), split_sentences(lang, tokens[so + 1 : -1])
 
 
 def parse_semantic(lang, sentence):
@@ -71,7 +51,7 @@ def kind_of(lang, statement, stated):
     return "reversal" if "include" in (template, stated[fact]) else "rephrasing"
 
 
-def test_every_semantic_inference_is_entailed_by_the_documents_facts(lang):
+def test_every_semantic_inference_is_entailed_by_the_documents_facts(lang, sample_documents, parse_document):
     kinds = collections.Counter()
     for tokens, weights in sample_documents(lang, SEMANTIC, 400):
         fact_sentences, derived = parse_document(lang, tokens)
@@ -94,7 +74,7 @@ def test_every_semantic_inference_is_entailed_by_the_documents_facts(lang):
     assert kinds["restatement"] < kinds["rephrasing"]
 
 
-def test_semantic_documents_state_a_hierarchy_with_properties(lang):
+def test_semantic_documents_state_a_hierarchy_with_properties(lang, sample_documents, parse_document):
     n_categories, templates = collections.Counter(), collections.Counter()
     for tokens, _ in sample_documents(lang, SEMANTIC, 300):
         fact_sentences, _ = parse_document(lang, tokens)
@@ -115,7 +95,7 @@ def test_semantic_documents_state_a_hierarchy_with_properties(lang):
     assert set(templates) == set(INCLUSION_TEMPLATES) | set(PROPERTY_TEMPLATES)
 
 
-def test_semantic_documents_respect_their_fact_cap_and_the_length_budget(lang):
+def test_semantic_documents_respect_their_fact_cap_and_the_length_budget(lang, parse_document):
     """Semantic documents join after the curriculum (`mixed_from_step`), so their own cap applies."""
     config = dataclasses.replace(
         SEMANTIC, min_facts=1, max_facts=6, max_statements=8, curriculum_steps=100, semantic_max_facts=5,
@@ -130,7 +110,7 @@ def test_semantic_documents_respect_their_fact_cap_and_the_length_budget(lang):
             assert len(tokens) <= config.seq_len and 1 <= len(derived) <= config.max_statements
 
 
-def test_semantic_documents_use_names_sharing_no_syllable(lang, name_runs):
+def test_semantic_documents_use_names_sharing_no_syllable(lang, name_runs, sample_documents, parse_document):
     for tokens, _ in sample_documents(lang, SEMANTIC, 50):
         fact_sentences, _ = parse_document(lang, tokens)
         names = set(name_runs([t for s in fact_sentences for t in s]))
@@ -148,33 +128,6 @@ def test_one_number_mixes_the_three_kinds_of_document(lang):
         corpus.sample_document(config.max_facts)
     assert 250 < calls["_syllogism_text"] < 350 and 250 < calls["_semantic_text"] < 350
     assert 350 < calls["_relational_text"] < 450
-
-
-def test_random_hierarchy_is_a_tree_with_properties(lang, rng):
-    for n_categories in range(2, 6):
-        for n_properties in range(4):
-            facts = random_hierarchy(lang, rng, n_categories, n_properties, held_out=True)
-            inclusions, properties = facts[: n_categories - 1], facts[n_categories - 1 :]
-            assert all(isinstance(f, Inclusion) for f in inclusions)
-            assert all(isinstance(f, Property) for f in properties) and len(properties) == n_properties
-            categories = [inclusions[0].object] + [f.subject for f in inclusions]  # the root, then the others
-            assert len(set(categories)) == n_categories
-            for i, f in enumerate(inclusions):  # each under an earlier one
-                assert f.object in categories[: i + 1]
-            assert {f.subject for f in properties} <= set(categories)
-            held_out = {tuple(n) for n in lang.held_out_names.tolist()}
-            assert set(categories) | {f.property for f in properties} <= held_out
-    with pytest.raises(ValueError, match="2 categories"):
-        random_hierarchy(lang, rng, 1, 0, held_out=False)
-
-
-def test_random_templates_draw_each_fact_a_template_of_its_kind(lang, rng):
-    facts = random_hierarchy(lang, rng, 5, 4, held_out=False)
-    seen = collections.defaultdict(set)
-    for _ in range(50):
-        for fact, template in zip(facts, random_templates(rng, facts), strict=True):
-            seen[type(fact)].add(template)
-    assert seen == {Inclusion: set(INCLUSION_TEMPLATES), Property: set(PROPERTY_TEMPLATES)}
 
 
 @pytest.mark.parametrize("name_length", [1, 2, 3])

@@ -329,3 +329,44 @@ def test_dataset_builders_configure_each_dataset_from_the_field_of_its_name(lang
     assert builders["reversals"](4) == reversals(lang, config.reversals, 4)
     assert len(builders["reversal_curse"](0).worlds) == 3
 
+
+
+# --- properties: every dataset, any seed and small config ------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lab.datasets import BUILDERS  # noqa: E402
+from lab.language import Language, LanguageConfig  # noqa: E402
+
+_LANG = Language(LanguageConfig())
+_CONFIGS = {
+    "reversals": st.builds(ReversalsConfig, n_worlds=st.integers(1, 3), facts_per_world=st.integers(1, 5)),
+    "reversal_curse": st.builds(
+        ReversalCurseConfig, n_worlds=st.integers(1, 3), one_way_per_world=st.integers(2, 4),
+        two_way_per_world=st.integers(0, 2), n_options=st.just(2),
+    ),
+    "syllogisms": st.builds(SyllogismsConfig, n_worlds=st.integers(1, 3), chains_per_world=st.integers(1, 2),
+                            balanced_roles=st.booleans()),
+    "semantic_structure": st.builds(SemanticStructureConfig, n_worlds=st.integers(1, 2),
+                                    branching=st.sampled_from([(2, 1), (2, 2), (3, 1)]),
+                                    properties_per_category=st.integers(1, 2)),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(sorted(BUILDERS)), seed=st.integers(0, 10_000), data=st.data())
+def test_every_item_has_one_entailed_answer_among_distinct_options(name, seed, data):
+    dataset = BUILDERS[name](_LANG, data.draw(_CONFIGS[name]), seed)
+    held_out = {tuple(n) for n in _LANG.held_out_names.tolist()}
+    for world in dataset.worlds:
+        assert set(world.tests) == set(dataset.splits)
+        truths = entailed_sentences(_LANG, world.facts)
+        assert set(world.sentences) <= truths  # the training text states only what holds
+        for fact in world.facts:
+            names = [getattr(fact, f) for f in ("subject", "object", "name", "property") if hasattr(fact, f)]
+            assert all(tuple(n) in held_out for n in names)
+        for split in dataset.splits:
+            for item in world.tests[split]:
+                assert 0 <= item.answer < len(item.options) and len(set(item.options)) == len(item.options)
+                assert item.options[item.answer] in truths
+                assert not any(o in truths for i, o in enumerate(item.options) if i != item.answer)

@@ -2,7 +2,8 @@ import jax
 import numpy as np
 import pytest
 
-from lab.evaluate import Choice, decode, greedy_decode, option_logprobs, pack_choices, score_choices
+from lab.datasets import Choice
+from lab.evaluate import decode, greedy_decode, option_logprobs, pack_choices, score_choices
 from lab.model import forward
 
 PAD = 0

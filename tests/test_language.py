@@ -119,3 +119,28 @@ def test_longer_names_have_more_syllable_tokens(rng):
     (name,) = lang.sample_names(rng, 1, held_out=True)
     assert len(name) == 3
     assert lang.encode(lang.decode(name)) == list(name)
+
+
+# --- properties ----------------------------------------------------------------------
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LANG = Language(LanguageConfig())
+_WORDS = [w for w in _LANG.words if w not in ("<pad>",) and _LANG.token_id[w] not in _LANG.syllable_ids]
+_NAMES = [_LANG.decode(n) for n in _LANG.held_out_names[:50]] + [_LANG.decode(n) for n in _LANG.pretraining_names[:50]]
+
+
+@given(st.lists(st.sampled_from(_WORDS + _NAMES), max_size=30))
+def test_text_of_words_and_names_round_trips_through_the_tokenizer(words):
+    text = " ".join(words)
+    assert _LANG.decode(_LANG.encode(text)) == text
+
+
+@given(st.text(max_size=40))
+def test_any_text_encodes_or_raises_a_value_error_naming_the_word(text):
+    try:
+        ids = _LANG.encode(text)
+    except ValueError as e:
+        assert "is neither a word nor a name" in str(e)
+    else:
+        assert all(0 <= i < _LANG.vocab_size for i in ids)

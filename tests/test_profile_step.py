@@ -1,5 +1,6 @@
-"""experiments/profile_step.py end to end on a tiny model: the table's shape, never its times."""
+"""benchmarks/profile_step.py end to end on a tiny model: the table's shape, never its times."""
 
+import importlib
 import contextlib
 import io
 
@@ -7,9 +8,8 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def profile_step(experiment_script):
-    with experiment_script("profile_step") as module:
-        yield module
+def profile_step():
+    return importlib.import_module("benchmarks.profile_step")
 
 
 def test_it_lists_the_slowest_instructions_with_matmuls_among_them(profile_step, tiny_model_config, tmp_path):

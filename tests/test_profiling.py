@@ -1,4 +1,4 @@
-"""lab/profiling.py: HLO instructions, trace events, and the two joined on a real traced program."""
+"""benchmarks/profiling.py: HLO instructions, trace events, and the two joined on a real traced program."""
 
 import gzip
 import json
@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from lab.profiling import hlo_instructions, instruction_times, traced_seconds
+from benchmarks.profiling import hlo_instructions, instruction_times, traced_seconds
 
 
 def matmul_softmax(a, b):

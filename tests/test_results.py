@@ -5,10 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from lab.results import (
-    COLUMNS, ResultRow, ResultsTable, Summary, claim_output_folder, markdown_table, mean_and_interval, read_results, summarize,
+    COLUMNS, ResultsTable, Summary, claim_output_folder, markdown_table, mean_and_interval, read_results, summarize,
     wide_table, write_atomically, write_results,
 )
+from lab.study import ResultRow
 
 
 def row(dataset="reversals", split="reversed", condition="icl", seed=0, accuracy=0.75, n_items=8, chance=0.5, **extra):
@@ -151,13 +155,6 @@ def test_summaries_follow_the_given_condition_order_within_each_dataset_and_spli
         ("b", "x", "ft"), ("b", "x", "ft_split"), ("b", "x", "icl"), ("b", "y", "ft")]
 
 
-def test_legacy_results_without_augmentation_columns_are_read(tmp_path):
-    path = tmp_path / "results.csv"
-    path.write_text("dataset,split,condition,seed,accuracy,n_items,chance\nreversals,reversed,ft,0,0.5,8,0.5\n")
-    (only,) = read_results(path)
-    assert only.n_augmentations == 0 and only.valid_share is None
-
-
 def test_validity_is_averaged_and_shown_only_where_augmented():
     rows = [row(condition="ft_aug_local", seed=s, valid_share=v, n_augmentations=4) for s, v in ((0, 0.5), (1, 1.0))]
     rows.append(row(condition="ft"))
@@ -213,3 +210,59 @@ def test_write_atomically_replaces_the_whole_file_and_leaves_no_temporary(tmp_pa
     write_atomically(path, "second\r\n")
     assert path.read_bytes() == b"second\r\n"  # line ends as given, nothing of the first text left
     assert [p.name for p in path.parent.iterdir()] == ["summary.md"]
+
+
+def test_fine_tuning_diagnostics_round_trip(tmp_path):
+    rows = [row(condition="ft", final_loss=0.25, text_accuracy=0.875, unlearned_runs=2), row()]
+    write_results(tmp_path / "results.csv", rows)
+    assert read_results(tmp_path / "results.csv") == rows
+
+
+def test_cells_with_runs_that_did_not_learn_their_text_are_flagged():
+    rows = [row(condition="ft", seed=s, unlearned_runs=u, final_loss=1.0, text_accuracy=0.5) for s, u in ((0, 0), (1, 3))]
+    rows.append(row(condition="icl"))
+    summaries = summarize(rows)
+    assert {s.condition: s.unlearned_runs for s in summaries} == {"ft": 3, "icl": 0}
+    for table in (wide_table(summaries), markdown_table(summaries)):
+        assert "⚠" in table and "ft on reversals: 3 runs" in table and "not results" in table
+    assert "⚠" not in wide_table(summarize([row(condition="icl")]))
+
+
+VALID_CSV = (
+    ",".join(COLUMNS) + "\n"
+    + "reversals,reversed,ft,0,0.500000,8,0.500000,0,,1.250000,0.750000,0\n"
+    + "reversals,trained,ft,0,1.000000,8,0.500000,0,,1.250000,0.750000,0\n"
+)
+
+
+@pytest.mark.parametrize("line, damage, message", [
+    (2, lambda l: l.replace("0.500000,8", "zero,8"), r"line 2, column 'accuracy': 'zero' is not a finite number"),
+    (3, lambda l: l.replace(",8,", ",8.5,"), r"line 3, column 'n_items': '8.5' is not an integer"),
+    (3, lambda l: l[: len(l) // 2], r"line 3 does not have the 12 fields"),
+    (2, lambda l: l + ",extra", r"line 2 does not have the 12 fields"),
+    (2, lambda l: l.replace("1.250000", "nan"), r"line 2, column 'final_loss': 'nan' is not a finite number"),
+    (2, lambda l: l.replace("reversals", ""), r"line 2, column 'dataset' is empty"),
+])
+def test_a_malformed_row_names_file_line_and_column_and_nothing_is_overwritten(tmp_path, line, damage, message):
+    lines = VALID_CSV.splitlines()
+    lines[line - 1] = damage(lines[line - 1])
+    path = tmp_path / "results.csv"
+    path.write_text("\n".join(lines) + "\n")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=f"{path}, {message}") as error:
+        ResultsTable(path)
+    assert "delete that line" in str(error.value)
+    assert path.read_bytes() == before
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(0, len(VALID_CSV) - 1), text=st.text(max_size=4))
+def test_any_edit_of_a_results_file_reads_or_raises_a_value_error_naming_it(tmp_path, position, text):
+    path = tmp_path / "results.csv"
+    path.write_text(VALID_CSV[:position] + text + VALID_CSV[position + 1 :])
+    try:
+        rows = read_results(path)
+    except ValueError as e:
+        assert str(path) in str(e)
+    else:
+        assert all(isinstance(r, ResultRow) for r in rows)

@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from lab.benchmarking import time_train_chunk
-from lab.conditions import finetune_runs
+from benchmarks.timing import time_train_chunk
 from lab.corpus import Corpus, CorpusConfig
 from lab.language import Language, LanguageConfig
 from lab.model import ModelConfig, Transformer
-from lab.train import OptimConfig, pretrain, pretrain_runs, stack_runs
+from lab.pretraining import pretrain, pretrain_runs, stack_runs
+from lab.train import OptimConfig, finetune_runs
 
 # tests/conftest.py's tiny model; spelled out because this file also runs as a script.
 TINY_MODEL = ModelConfig(vocab_size=128, seq_len=32, n_layers=1, d_model=16, n_heads=2, d_ff=32, positional="learned")

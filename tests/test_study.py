@@ -51,3 +51,30 @@ def test_icl_scores_every_item(tiny_model, lang, datasets):
     graphdef, params = tiny_model
     correct = icl_correct(graphdef, params, lang, datasets[0], "reversed", SEQ_LEN)
     assert correct.dtype == bool and correct.shape == (datasets[0].n_items("reversed"),)
+
+
+def finetune_at(learning_rate: float, steps: int = 40) -> FinetuneConfig:
+    optim = OptimConfig(learning_rate=learning_rate, steps=steps, warmup_steps=0, batch_size=2, weight_decay=0.0,
+                        steps_per_dispatch=steps)
+    return FinetuneConfig(optim=optim, orderings=4)
+
+
+def test_fine_tuning_rows_record_how_their_runs_learned_their_text(tiny_model, lang, datasets):
+    graphdef, params = tiny_model
+    rows = run_cell(graphdef, params, lang, datasets[0], finetune_at(1e-2), SEQ_LEN, SEEDS[0], conditions=("icl", "ft"))
+    icl = [r for r in rows if r.condition == "icl"]
+    ft = [r for r in rows if r.condition == "ft"]
+    assert all(r.final_loss is None and r.text_accuracy is None and r.unlearned_runs == 0 for r in icl)
+    assert all(0 < r.final_loss < 3 and 0.5 < r.text_accuracy <= 1 and r.unlearned_runs == 0 for r in ft)
+
+
+def test_runs_that_barely_move_are_counted_as_not_having_learned_their_text(tiny_model, lang, datasets):
+    graphdef, params = tiny_model
+    rows = run_cell(graphdef, params, lang, datasets[0], finetune_at(1e-9), SEQ_LEN, SEEDS[0], conditions=("ft",))
+    assert all(r.unlearned_runs == len(datasets[0].worlds) for r in rows)
+
+
+def test_fine_tuning_that_diverges_stops_naming_the_run_and_the_step(tiny_model, lang, datasets):
+    graphdef, params = tiny_model
+    with pytest.raises(FloatingPointError, match=r"ft_split on reversals, seed [47], world \d: training loss nan at step \d+"):
+        run_cells(graphdef, params, lang, datasets, SEEDS, finetune_at(1e4), SEQ_LEN, conditions=("ft_split",))

@@ -1,9 +1,11 @@
 """experiments/study.py end to end on a tiny, barely pretrained model: files, resume, errors."""
 
+import importlib
 import contextlib
 import csv
 import dataclasses
 import io
+import shutil
 
 import pytest
 
@@ -12,9 +14,8 @@ from lab.language import LanguageConfig
 
 
 @pytest.fixture(scope="module")
-def study(experiment_script):
-    with experiment_script("study") as module:
-        yield module
+def study():
+    return importlib.import_module("experiments.study")
 
 
 @pytest.fixture
@@ -22,9 +23,9 @@ def config(study, tmp_path, barely_pretrained, barely_finetuned, tiny_worlds):
     """`config(**overrides)`: the study's config on tiny worlds and the barely pretrained model."""
 
     def make(**overrides):
-        overrides = {"seeds": 2, **overrides}
+        overrides = {"seeds": 2, "finetune": barely_finetuned, **overrides}
         return study.Config(
-            pretrain=barely_pretrained, finetune=barely_finetuned, augment=AugmentConfig(samples=2, max_new_tokens=10),
+            pretrain=barely_pretrained, augment=AugmentConfig(samples=2, max_new_tokens=10),
             **tiny_worlds, out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
             progress=False, **overrides,
         )
@@ -83,3 +84,26 @@ def test_a_rerun_with_another_config_is_refused_and_keeps_the_finished_results(s
         study.main(other)
     with open(cfg.out / "results.csv", newline="") as f:
         assert list(csv.DictReader(f)) == first
+
+
+def test_a_malformed_results_file_stops_the_run_before_any_work_and_is_left_as_it_was(study, config):
+    cfg = config(datasets=("reversals",), conditions=("icl",))
+    run(study, cfg)
+    shutil.rmtree(cfg.cache_dir)
+    path = cfg.out / "results.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:2], lines[2][:20]]) + "\n")  # a torn last row
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=f"{path}, line 3 does not have the 12 fields.*delete that line"):
+        study.main(dataclasses.replace(cfg, seeds=3))
+    assert path.read_bytes() == before
+    assert not cfg.cache_dir.exists(), "it stopped before loading or pretraining a model"
+
+
+def test_fine_tuning_that_diverges_stops_and_keeps_the_finished_cells(study, config, barely_finetuned):
+    wild = dataclasses.replace(barely_finetuned.optim, learning_rate=1e30, grad_clip=1e30)
+    cfg = config(datasets=("reversals",), conditions=("icl", "ft"), finetune=dataclasses.replace(barely_finetuned, optim=wild))
+    with pytest.raises(FloatingPointError, match="fine-tuning diverged: ft on reversals, seed 0, world 0"):
+        run(study, cfg)
+    with open(cfg.out / "results.csv", newline="") as f:
+        assert {r["condition"] for r in csv.DictReader(f)} == {"icl"}  # the finished cell stays

@@ -1,5 +1,6 @@
 """experiments/sweep.py end to end: the reversal-curse experiment over two pretraining seeds of a tiny model."""
 
+import importlib
 import contextlib
 import csv
 import dataclasses
@@ -7,13 +8,14 @@ import io
 
 import pytest
 
+import lab.study
+
 from lab.language import LanguageConfig
 
 
 @pytest.fixture(scope="module")
-def sweep(experiment_script):
-    with experiment_script("sweep") as module:
-        yield module
+def sweep():
+    return importlib.import_module("experiments.sweep")
 
 
 @pytest.fixture
@@ -34,25 +36,25 @@ def run(sweep, config, experiment, base):
 
 def test_each_value_runs_into_its_own_folder_and_the_rows_are_gathered(sweep, experiment_and_base, tmp_path):
     experiment, base = experiment_and_base
-    config = sweep.Config("pretrain.seed", ("0", "1"), out=tmp_path / "sweep")
+    config = sweep.Config("pretrain.data-seed", ("0", "1"), out=tmp_path / "sweep")
     table = run(sweep, config, experiment, base)
     for value in ("0", "1"):
-        folder = tmp_path / "sweep" / f"pretrain.seed={value}"
+        folder = tmp_path / "sweep" / f"pretrain.data-seed={value}"
         assert (folder / "results.csv").exists() and (folder / "reversal_curse.png").exists()
     assert not base.plot.exists(), "a value's figure goes into its folder, never into plots/"
     with open(tmp_path / "sweep" / "sweep.csv", newline="") as f:
         read = list(csv.DictReader(f))
-    assert {r["pretrain.seed"] for r in read} == {"0", "1"}
+    assert {r["pretrain.data-seed"] for r in read} == {"0", "1"}
     assert len(read) == 2 * 4 * 2 * 2  # values × (dataset, split) × conditions × seeds
     assert (tmp_path / "sweep" / "sweep.md").read_text().strip() == table
-    assert len(list((tmp_path / "checkpoints").iterdir())) == 2, "one pretrained model per pretrain.seed"
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 2, "one pretrained model per data seed"
 
 
 def test_a_rerun_reads_finished_values_back_without_training(sweep, experiment_and_base, tmp_path, monkeypatch):
     experiment, base = experiment_and_base
-    config = sweep.Config("pretrain.seed", ("0",), out=tmp_path / "sweep")
+    config = sweep.Config("pretrain.data-seed", ("0",), out=tmp_path / "sweep")
     first = run(sweep, config, experiment, base)
-    monkeypatch.setattr(experiment, "run_cells", lambda *a, **k: pytest.fail("a finished cell ran again"))
+    monkeypatch.setattr(lab.study, "run_cells", lambda *a, **k: pytest.fail("a finished cell ran again"))
     assert run(sweep, config, experiment, base) == first
 
 
@@ -66,7 +68,7 @@ def test_a_field_the_experiment_lacks_fails_before_anything_trains(sweep, experi
 
 def test_bad_sweep_configs_name_their_field(sweep):
     with pytest.raises(ValueError, match="values"):
-        sweep.Config("pretrain.seed", ("0", "0"))
+        sweep.Config("pretrain.data-seed", ("0", "0"))
     with pytest.raises(ValueError, match="field"):
         sweep.Config("out", ("a",))
 

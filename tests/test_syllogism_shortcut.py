@@ -1,5 +1,6 @@
-"""experiments/syllogism_shortcut.py: its paired worlds, and end to end on a tiny model."""
+"""experiments/diagnostics/syllogism_shortcut.py: its paired worlds, and end to end on a tiny model."""
 
+import importlib
 import contextlib
 import csv
 import io
@@ -11,9 +12,8 @@ from lab.facts import entailed_sentences, quantified
 
 
 @pytest.fixture(scope="module")
-def shortcut(experiment_script):
-    with experiment_script("syllogism_shortcut") as module:
-        yield module
+def shortcut():
+    return importlib.import_module("experiments.diagnostics.syllogism_shortcut")
 
 
 def test_linked_worlds_entail_all_c_are_b_and_unlinked_ones_nothing_about_c_and_b(shortcut, lang):

@@ -3,14 +3,13 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from lab.corpus import Corpus, CorpusConfig
 from lab.model import forward, init_model
+from lab.pretraining import pretrain, pretrain_runs, stack_runs
 from lab.train import (
-    OptimConfig, init_train_state, make_optimizer, make_train_chunk, parameter_paths, pretrain, pretrain_runs,
-    sequence_loss, stack_runs, trainable_labels,
+    OptimConfig, init_train_state, make_optimizer, make_train_chunk, parameter_paths, sequence_loss, trainable_labels,
 )
 
 CORPUS = CorpusConfig(min_facts=1, max_facts=1, two_way_identity_share=0.0, seq_len=32, curriculum_steps=0)

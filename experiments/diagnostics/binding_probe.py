@@ -23,8 +23,8 @@ subject, the other subjects, the `.` closing the asked fact, ...). A model that 
 by name reads the asked fact; one that finds "the identity fact" by kind spreads over
 all subjects.
 
-    python experiments/binding_probe.py
-    python experiments/binding_probe.py --pretrain.corpus.two-way-identity-share 0.25 --pretrain.corpus.max-facts 4
+    python experiments/diagnostics/binding_probe.py
+    python experiments/diagnostics/binding_probe.py --pretrain.corpus.two-way-identity-share 0.25 --pretrain.corpus.max-facts 4
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ import numpy as np
 import tyro
 
 from lab.binding import probe, probe_by_kind, world_prompt
-from lab.checkpoint import PretrainConfig, pretrained_model
-from lab.corpus import random_facts
 from lab.language import Language
 from lab.model import attention_maps
+from lab.pretraining import PretrainConfig, pretrained_model
+from lab.random_worlds import random_facts
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Config:
     worlds: int = 200  # per row of the table
     kind_facts: int = 4  # facts per world in the by-kind table, 1 to all of them identities
     attention_facts: int = 4  # name-first identity facts per world in the attention table
-    seed: int = 0
+    seed: int = 0  # evaluation: draws the probe worlds
     cache_dir: Path = Path("checkpoints")
 
     def __post_init__(self):

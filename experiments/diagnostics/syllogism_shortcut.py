@@ -20,8 +20,8 @@ right option is that one), `all B are C` the share where it picks the converse, 
 If fine-tuning picks `all C are B` through the chain, it does so in `linked` and not
 in `unlinked`. In context, a model that reasons has no conclusion to draw in `unlinked`.
 
-    python experiments/syllogism_shortcut.py
-    python experiments/syllogism_shortcut.py --pretrain.corpus.syllogism-share 0 --pretrain.optim.steps 12000 \\
+    python experiments/diagnostics/syllogism_shortcut.py
+    python experiments/diagnostics/syllogism_shortcut.py --pretrain.corpus.syllogism-share 0 --pretrain.optim.steps 12000 \\
         --out runs/syllogism_shortcut_relational  # pretrained on relational documents only
 """
 
@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from lab.checkpoint import PretrainConfig, pretrained_model
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
 from lab.datasets import Dataset, World, quantified_choice
 from lab.facts import Inclusion
 from lab.language import Language
+from lab.pretraining import PretrainConfig, pretrained_model
 from lab.results import ResultsTable, claim_output_folder, summarize, wide_table, write_atomically
 from lab.study import CONDITIONS, run_pending_cells
 

@@ -1,13 +1,13 @@
 """Where the train step's time goes, instruction by instruction.
 
-Compiles `pretrain`'s train chunk (the program experiments/benchmark.py times) for
+Compiles `pretrain`'s train chunk (the program benchmarks/benchmark.py times) for
 one model config, runs it once to warm up and once under `jax.profiler`, and prints
 the slowest HLO instructions: what each computes, the JAX operation it came from
 (`transpose(jvp(...))` is the backward pass of `...`), its share of the traced
 instruction time, and the totals of instructions with and without a matmul.
 
-    python experiments/profile_step.py --model.d-model 256
-    XLA_FLAGS=--xla_force_host_platform_device_count=2 python experiments/profile_step.py --trace-dir runs/trace
+    python benchmarks/profile_step.py --model.d-model 256
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 python benchmarks/profile_step.py --trace-dir runs/trace
 
 With --trace-dir the trace is kept for TensorBoard or Perfetto.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 import jax
 import tyro
 
-from lab.benchmarking import compiled_train_chunk
+from benchmarks.profiling import OpTime, instruction_times
+from benchmarks.timing import compiled_train_chunk
 from lab.model import ModelConfig
-from lab.profiling import OpTime, instruction_times
 from lab.train import OptimConfig
 
 

@@ -15,9 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lab.conditions import finetune_runs
 from lab.model import ModelConfig, init_model
-from lab.train import OptimConfig, data_parallel_training
+from lab.train import OptimConfig, data_parallel_training, finetune_runs
 
 
 def seconds(fn: Callable, *args):

@@ -1,10 +1,11 @@
 """Does a pretraining recipe learn in-context binding for every seed, or for a lucky one?
 
-Pretrains one model per pretraining seed, all at once (`lab.train.pretrain_runs`:
+Pretrains one model per pretraining seed (its initialization and data seed both), all at
+once (`lab.pretraining.pretrain_runs`:
 vmapped, split across devices), then measures each model in context:
 
     binding probe:  greedy `the X of Y is` -> NAME after name-first identity facts
-                    (experiments/binding_probe.py's first table, one row)
+                    (experiments/diagnostics/binding_probe.py's first table, one row)
     icl:            the study's ICL accuracy on `reversal_curse`, `reversals` and
                     `syllogisms`, each split, mean over evaluation seeds
 
@@ -14,8 +15,8 @@ pretraining again. The models are not cached: a batched run rounds differently f
 `pretrain`'s one-model path, and in-context binding is sensitive to rounding, so they
 are not the checkpoints other experiments load.
 
-    python experiments/binding_seeds.py
-    XLA_FLAGS=--xla_force_host_platform_device_count=2 python experiments/binding_seeds.py \\
+    python experiments/diagnostics/binding_seeds.py
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 python experiments/diagnostics/binding_seeds.py \\
         --pretrain.optim.steps 8000 --out runs/binding_seeds_8k
 """
 
@@ -31,22 +32,21 @@ import numpy as np
 import tyro
 
 from lab.binding import probe
-from lab.checkpoint import PretrainConfig
 from lab.corpus import Corpus
 from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, dataset_builders
 from lab.language import Language
 from lab.model import init_model
+from lab.pretraining import PretrainConfig, pretrain_runs, stack_runs
 from lab.results import claim_output_folder, write_atomically, write_csv
 from lab.study import icl_correct
-from lab.train import pretrain_runs, stack_runs
 
 DATASETS = ("reversal_curse", "reversals", "syllogisms")
 
 
 @dataclass(frozen=True)
 class Config:
-    pretrain: PretrainConfig = PretrainConfig()  # its seed is replaced by each of pretrain_seeds
-    pretrain_seeds: tuple[int, ...] = (0, 1, 2, 3)
+    pretrain: PretrainConfig = PretrainConfig()  # its init_seed and data_seed are replaced by each of pretrain_seeds
+    pretrain_seeds: tuple[int, ...] = (0, 1, 2, 3)  # each the init seed and the data seed of one model
     reversals: ReversalsConfig = ReversalsConfig()
     reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
     syllogisms: SyllogismsConfig = SyllogismsConfig()

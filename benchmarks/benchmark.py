@@ -10,9 +10,9 @@ K runs one call after another. Warm-up calls are excluded; every time waits on
 A token is a position the model is trained on: the train step forwards
 `tokens[:, :-1]`, so a step covers batch_size × (seq_len - 1) tokens.
 
-    python experiments/benchmark.py
-    python experiments/benchmark.py --json --model.d-ff 512 --dispatches 5
-    python experiments/benchmark.py --finetune.steps 100 --runs 8
+    python benchmarks/benchmark.py
+    python benchmarks/benchmark.py --json --model.d-ff 512 --dispatches 5
+    python benchmarks/benchmark.py --finetune.steps 100 --runs 8
 
 Compare with benchmarks/torch_gpt.py (same argument names), run after this, not beside it.
 """
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import jax
 import tyro
 
-from lab.benchmarking import matmul_peak_flops, time_finetune_runs, time_train_chunk
+from benchmarks.timing import matmul_peak_flops, time_finetune_runs, time_train_chunk
 from lab.conditions import FinetuneConfig
 from lab.flops import train_step_flops
 from lab.model import ModelConfig

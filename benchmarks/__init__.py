@@ -1,0 +1,1 @@
+"""Speed: the lab's train step, batched fine-tuning and decoding timed, profiled, and set beside PyTorch."""

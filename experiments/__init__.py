@@ -1,0 +1,1 @@
+"""One script per study; each is a thin composition of `lab` calls and a config."""
