@@ -3,8 +3,9 @@
 For one model config, in one process: the device's matmul peak (a big jitted
 float32 matmul), the compile time of the scanned train chunk, its throughput in
 tokens/s and model FLOP/s (lab/flops.py: matmuls and attention, 3 × forward), their
-ratio to the peak (MFU), and K fine-tuning runs vmapped in one call against the same
-K runs one call after another. Warm-up calls are excluded; every time waits on
+ratio to the peak (MFU), K fine-tuning runs vmapped in one call against the same
+K runs one call after another, and greedy decoding with the key/value cache against
+recomputing every prefix (same prompts, same outputs). Warm-up calls are excluded; every time waits on
 `jax.block_until_ready`.
 
 A token is a position the model is trained on: the train step forwards
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import jax
 import tyro
 
-from benchmarks.timing import matmul_peak_flops, time_finetune_runs, time_train_chunk
+from benchmarks.timing import matmul_peak_flops, time_decoding, time_finetune_runs, time_train_chunk
 from lab.conditions import FinetuneConfig
 from lab.flops import train_step_flops
 from lab.model import ModelConfig
@@ -45,6 +46,10 @@ class Config:
     finetune: OptimConfig = FinetuneConfig().optim  # the lab's fine-tuning; lower --finetune.steps to go faster
     finetune_docs: int = 16  # P random documents per run to draw batches from
     finetune_doc_len: int = 48
+    # Decoding at a global augmentation's shapes: a world's text in context, 40 new tokens.
+    decode_prompts: int = 64  # 0 skips decoding
+    decode_prompt_len: int = 48
+    decode_new_tokens: int = 40
     peak_matmul_size: int = 2048
     peak_repeats: int = 5  # the best of these is the peak
     seed: int = 0  # parameters and random tokens
@@ -55,8 +60,14 @@ class Config:
                       "peak_repeats"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-        if self.runs < 0:
-            raise ValueError(f"runs must be >= 0 (0 skips fine-tuning), got {self.runs}")
+        if self.runs < 0 or self.decode_prompts < 0:
+            raise ValueError(f"runs and decode_prompts must be >= 0 (0 skips that part), got {self.runs}, {self.decode_prompts}")
+        if self.decode_prompts and not (2 <= self.decode_prompt_len and self.decode_new_tokens >= 1
+                                        and self.decode_prompt_len + self.decode_new_tokens <= self.model.seq_len):
+            raise ValueError(
+                f"decode_prompt_len ({self.decode_prompt_len}) >= 2 plus decode_new_tokens ({self.decode_new_tokens}) "
+                f">= 1 must fit model.seq_len={self.model.seq_len}"
+            )
         if not 2 <= self.finetune_doc_len <= self.model.seq_len:
             raise ValueError(
                 f"finetune_doc_len must lie in [2, model.seq_len={self.model.seq_len}], got {self.finetune_doc_len}"
@@ -98,12 +109,23 @@ def main(config: Config) -> dict:
             "batched_runs_per_second": ft.runs / ft.batched_seconds,
             "batched_speedup": ft.sequential_seconds / ft.batched_seconds,
         }
+    if config.decode_prompts:
+        log(f"decoding: {config.decode_prompts} prompts of up to {config.decode_prompt_len} tokens, "
+            f"{config.decode_new_tokens} new ones, cached then recomputing")
+        dec = time_decoding(m, config.decode_prompts, config.decode_prompt_len, config.decode_new_tokens, config.seed)
+        results |= {
+            "decode_tokens_per_second": dec.tokens / dec.cached_seconds,
+            "decode_recomputing_tokens_per_second": dec.tokens / dec.recomputing_seconds,
+            "decode_speedup": dec.recomputing_seconds / dec.cached_seconds,
+            "decode_outputs_identical": dec.identical,
+        }
     device = jax.devices()[0]
     results |= {
         "config": dataclasses.asdict(m) | {
             "batch_size": config.batch_size, "steps_per_dispatch": config.steps_per_dispatch,
             "dispatches": config.dispatches, "runs": config.runs, "finetune_steps": config.finetune.steps,
-            "finetune_batch_size": config.finetune.batch_size,
+            "finetune_batch_size": config.finetune.batch_size, "decode_prompts": config.decode_prompts,
+            "decode_prompt_len": config.decode_prompt_len, "decode_new_tokens": config.decode_new_tokens,
         },
         "device": {"kind": device.device_kind, "platform": device.platform, "count": jax.device_count()},
         "jax_version": jax.__version__,
@@ -134,6 +156,13 @@ def table(results: dict) -> str:
             ("  sequential", f"{results['sequential_runs_per_second']:.3f} runs/s"),
             ("  batched", f"{results['batched_runs_per_second']:.3f} runs/s"),
             ("  speedup", f"{results['batched_speedup']:.2f}×"),
+        ]
+    if "decode_speedup" in results:
+        rows += [
+            ("decoding", f"{c['decode_prompts']} prompts ≤ {c['decode_prompt_len']} tokens, {c['decode_new_tokens']} new"),
+            ("  cached", f"{results['decode_tokens_per_second']:,.0f} tokens/s"),
+            ("  recomputing", f"{results['decode_recomputing_tokens_per_second']:,.0f} tokens/s"),
+            ("  speedup", f"{results['decode_speedup']:.2f}× (same outputs: {results['decode_outputs_identical']})"),
         ]
     return "\n".join(f"{name:<14} {value}" for name, value in rows)
 

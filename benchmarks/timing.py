@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lab.evaluate import decode
 from lab.model import ModelConfig, init_model
 from lab.train import OptimConfig, data_parallel_training, finetune_runs
 
@@ -105,3 +106,34 @@ def time_finetune_runs(
     seconds(run, docs_RxPxT, weights_RxPxT, keys_R)
     batched, _ = seconds(run, docs_RxPxT, weights_RxPxT, keys_R)
     return FinetuneTiming(runs, sequential, batched)
+
+
+@dataclass(frozen=True)
+class DecodeTiming:
+    tokens: int  # new tokens written per call (prompts × new tokens)
+    cached_seconds: float
+    recomputing_seconds: float
+    identical: bool  # whether both wrote the same tokens
+
+
+def time_decoding(model: ModelConfig, prompts: int, prompt_len: int, new_tokens: int, seed: int) -> DecodeTiming:
+    """Greedy decoding of `prompts` random prompts, with the key/value cache and recomputing every prefix.
+
+    Prompt lengths vary from half of `prompt_len` to all of it, as a study's do; no
+    row ends early (no end token is given), so both ways write every token. Each
+    way has an untimed warm-up call (its compile).
+    """
+    graphdef, params = init_model(model, seed)
+    rng = np.random.default_rng(seed)
+    rows = [rng.integers(3, model.vocab_size, int(rng.integers(prompt_len // 2, prompt_len + 1))).tolist()
+            for _ in range(prompts)]
+
+    def run(cache: bool):
+        return decode(graphdef, params, rows, new_tokens, model.seq_len, pad=0, cache=cache)
+
+    timings = {}
+    for cache in (True, False):
+        run(cache)
+        timings[cache] = seconds(run, cache)
+    (cached_s, cached), (recomputing_s, recomputed) = timings[True], timings[False]
+    return DecodeTiming(prompts * new_tokens, cached_s, recomputing_s, bool(np.array_equal(cached, recomputed)))

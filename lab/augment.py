@@ -118,7 +118,7 @@ def model_augmentations(
         raise ValueError(f"a {kind} augmentation prompt fills model.seq_len={seq_len}; use smaller worlds")
     temperature = config.temperature if config.decoding == "sample" else 0.0
     key = jax.random.fold_in(jax.random.key(config.seed), seed)
-    written = decode(graphdef, params, prompts, max_new, seq_len, lang.pad, temperature, key)
+    written = decode(graphdef, params, prompts, max_new, seq_len, lang.pad, temperature, key, eos=lang.eos)
     out, row = [], 0
     for world, prompts in zip(worlds, per_world):
         statements: dict[Sentence, None] = {}  # distinct, in order

@@ -18,7 +18,7 @@ import optax
 
 from lab.batching import bucket_length
 from lab.datasets import Choice
-from lab.model import forward
+from lab.model import decode_step, forward, prefill
 
 
 def pack_choices(
@@ -89,10 +89,7 @@ def _decode(graphdef, params, tokens_BxT, lengths_B, max_new_tokens, temperature
         tokens_BxT, lengths_B = carry
         logits_BxTxV = forward(graphdef, params, tokens_BxT)
         last_BxV = jnp.take_along_axis(logits_BxTxV, (lengths_B - 1)[:, None, None], axis=1)[:, 0]
-        if temperature == 0.0:
-            next_B = jnp.argmax(last_BxV, axis=-1)
-        else:
-            next_B = jax.random.categorical(key, last_BxV / temperature, axis=-1)
+        next_B = _pick(last_BxV, key, temperature)
         tokens_BxT = tokens_BxT.at[jnp.arange(tokens_BxT.shape[0]), lengths_B].set(next_B.astype(tokens_BxT.dtype))
         return (tokens_BxT, lengths_B + 1), next_B
 
@@ -100,17 +97,50 @@ def _decode(graphdef, params, tokens_BxT, lengths_B, max_new_tokens, temperature
     return new_NxB.T
 
 
+def _pick(last_BxV, key, temperature: float):
+    if temperature == 0.0:
+        return jnp.argmax(last_BxV, axis=-1)
+    return jax.random.categorical(key, last_BxV / temperature, axis=-1)
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 7, 8))
+def _decode_cached(graphdef, params, tokens_BxT, lengths_B, max_new_tokens, temperature, key, eos, pad):
+    """Prefill once, then one position per row per step from the cache, until every row has ended."""
+    logits_BxTxV, caches = prefill(graphdef, params, tokens_BxT)
+    last_BxV = jnp.take_along_axis(logits_BxTxV, (lengths_B - 1)[:, None, None], axis=1)[:, 0]
+    keys = jax.random.split(key, max_new_tokens)  # step i draws with keys[i], as the recomputing decoder does
+    new_BxN = jnp.full((tokens_BxT.shape[0], max_new_tokens), pad, tokens_BxT.dtype)
+    ended_B = jnp.zeros(tokens_BxT.shape[0], bool)
+
+    def unfinished(state):
+        i, _, _, _, ended_B = state
+        return (i < max_new_tokens) & ~jnp.all(ended_B)
+
+    def step(state):
+        i, last_BxV, caches, new_BxN, ended_B = state
+        next_B = jnp.where(ended_B, pad, _pick(last_BxV, keys[i], temperature)).astype(new_BxN.dtype)
+        new_BxN = new_BxN.at[:, i].set(next_B)
+        last_BxV, caches = decode_step(graphdef, params, next_B, lengths_B + i, caches)
+        return i + 1, last_BxV, caches, new_BxN, ended_B | (next_B == eos)
+
+    return jax.lax.while_loop(unfinished, step, (0, last_BxV, caches, new_BxN, ended_B))[3]
+
+
 def decode(
     graphdef, params, prompts: Sequence[Sequence[int]], max_new_tokens: int, seq_len: int, pad: int,
-    temperature: float = 0.0, key: jax.Array | None = None,
+    temperature: float = 0.0, key: jax.Array | None = None, eos: int | None = None, cache: bool = True,
 ) -> np.ndarray:
     """int32[prompts, max_new_tokens]: continuations of each prompt, greedy or sampled.
 
     `temperature` 0 decodes greedily; above 0 it samples from the softmax of
-    logits / temperature with `key`. Recomputes the whole sequence per token (no
-    cache) in a buffer just long enough for the longest prompt and its new tokens,
-    rounded up to a bucket length: short prompts decode cheaply, and one compiled
-    program serves every call of the same bucket.
+    logits / temperature with `key`. With `cache` (the default) the prompts are
+    prefilled once and each new token costs one position, read against a key/value
+    cache; a row that wrote `eos` writes `pad` after it, and decoding stops once
+    every row has. Without it, the whole sequence is recomputed per token and rows
+    run on past their end (the yardstick the cache is measured against). Either way
+    the buffer is just long enough for the longest prompt and its new tokens,
+    rounded up to a bucket length, so one compiled program serves every call of the
+    same bucket.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -124,7 +154,12 @@ def decode(
         tokens[i, : len(p)] = p
     lengths = np.array([len(p) for p in prompts], np.int32)
     key = jax.random.key(0) if key is None else key  # unused when greedy
-    return np.asarray(_decode(graphdef, params, tokens, lengths, max_new_tokens, float(temperature), key)).astype(np.int32)
+    if cache:
+        eos = -1 if eos is None else eos  # no token is -1: without an eos every row runs to the cap
+        new = _decode_cached(graphdef, params, tokens, lengths, max_new_tokens, float(temperature), key, eos, pad)
+    else:
+        new = _decode(graphdef, params, tokens, lengths, max_new_tokens, float(temperature), key)
+    return np.asarray(new).astype(np.int32)
 
 
 def greedy_decode(

@@ -97,6 +97,16 @@ def rotate(x_BxTxHxK: jax.Array, base: float) -> jax.Array:
     return jnp.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x_BxTxHxK.shape)
 
 
+def rotate_at(x_BxTxHxK: jax.Array, positions_BxT: jax.Array, base: float) -> jax.Array:
+    """`rotate` for tokens at the given positions (decoding one position per row)."""
+    K = x_BxTxHxK.shape[3]
+    freqs_K2 = base ** (-jnp.arange(0, K, 2) / K)
+    angles_BxTxK2 = positions_BxT[..., None] * freqs_K2
+    cos, sin = jnp.cos(angles_BxTxK2)[:, :, None], jnp.sin(angles_BxTxK2)[:, :, None]
+    x1, x2 = x_BxTxHxK[..., ::2], x_BxTxHxK[..., 1::2]
+    return jnp.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1).reshape(x_BxTxHxK.shape)
+
+
 class CausalSelfAttention(nnx.Module):
     def __init__(self, config: ModelConfig, rngs: nnx.Rngs):
         self.config = config
@@ -113,6 +123,27 @@ class CausalSelfAttention(nnx.Module):
     def weights(self, x_BxTxD: jax.Array) -> jax.Array:
         """float32[B, H, T, T]: how much each query position attends to each key position."""
         return self._weights_and_values(x_BxTxD)[0]
+
+    def keys_values(self, x_BxTxD: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The keys (rotated, with RoPE) and values [B, T, H, K] of every position: a decoding cache."""
+        _, k_BxTxHxK, v_BxTxHxK = jnp.unstack(jnp.einsum("btd,dshk->sbthk", x_BxTxD, self.qkv_Dx3xHxK[...]), axis=0)
+        if self.config.positional == "rope":
+            k_BxTxHxK = rotate(k_BxTxHxK, self.config.rope_base)
+        return k_BxTxHxK, v_BxTxHxK
+
+    def step(self, x_BxD: jax.Array, position_B: jax.Array, k_BxTxHxK: jax.Array, v_BxTxHxK: jax.Array):
+        """One new position per row (at `position_B`) against the cache: (output [B, D], updated k, v)."""
+        q_BxHxK, k_BxHxK, v_BxHxK = jnp.unstack(jnp.einsum("bd,dshk->sbhk", x_BxD, self.qkv_Dx3xHxK[...]), axis=0)
+        if self.config.positional == "rope":
+            q_BxHxK, k_BxHxK = (rotate_at(x[:, None], position_B[:, None], self.config.rope_base)[:, 0]
+                                for x in (q_BxHxK, k_BxHxK))
+        rows_B = jnp.arange(x_BxD.shape[0])
+        k_BxTxHxK, v_BxTxHxK = k_BxTxHxK.at[rows_B, position_B].set(k_BxHxK), v_BxTxHxK.at[rows_B, position_B].set(v_BxHxK)
+        logits_BxHxT = jnp.einsum("bhk,bthk->bht", q_BxHxK, k_BxTxHxK) * self.config.head_dim**-0.5
+        seen_BxT = jnp.arange(k_BxTxHxK.shape[1])[None] <= position_B[:, None]
+        logits_BxHxT = jnp.where(seen_BxT[:, None], logits_BxHxT, jnp.finfo(logits_BxHxT.dtype).min)
+        y_BxHxK = jnp.einsum("bht,bthk->bhk", jax.nn.softmax(logits_BxHxT, axis=-1), v_BxTxHxK)
+        return jnp.einsum("bhk,hkd->bd", y_BxHxK, self.out_HxKxD[...]), k_BxTxHxK, v_BxTxHxK
 
     def _weights_and_values(self, x_BxTxD: jax.Array) -> tuple[jax.Array, jax.Array]:
         q_BxTxHxK, k_BxTxHxK, v_BxTxHxK = jnp.unstack(
@@ -142,6 +173,17 @@ class Canon(nnx.Module):
         # Row j of the weight multiplies the position j steps back.
         mixed_BxTxD = sum(padded_BxTxD[:, W - 1 - j : W - 1 - j + T] * self.weight_WxD[j] for j in range(W))
         return x_BxTxD + mixed_BxTxD
+
+    def step(self, x_BxD: jax.Array, position_B: jax.Array, inputs_BxTxD: jax.Array):
+        """The convolution at one new position per row, its earlier inputs from the cache: (output, cache)."""
+        rows_B = jnp.arange(x_BxD.shape[0])
+        inputs_BxTxD = inputs_BxTxD.at[rows_B, position_B].set(x_BxD)
+
+        def back(j):  # the input j positions back, zero before the sequence starts (as the padding)
+            return jnp.where((position_B >= j)[:, None], inputs_BxTxD[rows_B, jnp.maximum(position_B - j, 0)], 0.0)
+
+        mixed_BxD = sum(back(j) * self.weight_WxD[j] for j in range(self.weight_WxD.shape[0]))
+        return x_BxD + mixed_BxD, inputs_BxTxD
 
 
 class MLP(nnx.Module):
@@ -176,6 +218,24 @@ class Block(nnx.Module):
     def attention_weights(self, x_BxTxD: jax.Array) -> jax.Array:
         """float32[B, H, T, T]: the attention of this block on its input x."""
         return self.attn.weights(self._attention_input(self._sublayer_input(x_BxTxD, self.attn_norm)))
+
+    def cache(self, x_BxTxD: jax.Array) -> dict:
+        """What decoding after this prefix needs of this block: its attention's keys and values, Canon's inputs."""
+        h_BxTxD = self._sublayer_input(x_BxTxD, self.attn_norm)
+        k_BxTxHxK, v_BxTxHxK = self.attn.keys_values(self._attention_input(h_BxTxD))
+        return {"k": k_BxTxHxK, "v": v_BxTxHxK, "canon": h_BxTxD if self.canon is not None else None}
+
+    def step(self, x_BxD: jax.Array, position_B: jax.Array, cache: dict) -> tuple[jax.Array, dict]:
+        """This block at one new position per row, reading and extending its cache."""
+        h_BxD = self._sublayer_input(x_BxD, self.attn_norm)
+        canon = cache["canon"]
+        if self.canon is not None:
+            h_BxD, canon = self.canon.step(h_BxD, position_B, canon)
+        y_BxD, k, v = self.attn.step(h_BxD, position_B, cache["k"], cache["v"])
+        x_BxD = x_BxD + y_BxD if self.pre else self.attn_norm(x_BxD + y_BxD)
+        if self.mlp is not None:
+            x_BxD = self._residual(x_BxD, self.mlp_norm, self.mlp)
+        return x_BxD, {"k": k, "v": v, "canon": canon}
 
     def _attend(self, x_BxTxD: jax.Array) -> jax.Array:
         return self.attn(self._attention_input(x_BxTxD))
@@ -214,11 +274,26 @@ class Transformer(nnx.Module):
         x_BxTxD = self._embed(tokens_BxT)
         for block in self.blocks:
             x_BxTxD = block(x_BxTxD)
-        x_BxTxD = self.final_norm(x_BxTxD)
-        if self.unembed_DxV is None:
-            # Tied: embeddings have unit scale, so scale the readout like a D-wide projection.
-            return x_BxTxD @ self.embed_VxD[...].T * self.config.d_model**-0.5
-        return x_BxTxD @ self.unembed_DxV[...]
+        return self._unembed(self.final_norm(x_BxTxD))
+
+    def prefill(self, tokens_BxT: jax.Array) -> tuple[jax.Array, list[dict]]:
+        """Logits [B, T, V] of a prefix and each block's decoding cache over its T positions."""
+        x_BxTxD, caches = self._embed(tokens_BxT), []
+        for block in self.blocks:
+            caches.append(block.cache(x_BxTxD))
+            x_BxTxD = block(x_BxTxD)
+        return self._unembed(self.final_norm(x_BxTxD)), caches
+
+    def step(self, token_B: jax.Array, position_B: jax.Array, caches: list[dict]) -> tuple[jax.Array, list[dict]]:
+        """Next-token logits [B, V] after one new token per row at `position_B`, and the extended caches."""
+        x_BxD = self.embed_VxD[...][token_B]
+        if self.positions_TxD is not None:
+            x_BxD = x_BxD + self.positions_TxD[...][position_B]
+        new_caches = []
+        for block, cache in zip(self.blocks, caches):
+            x_BxD, cache = block.step(x_BxD, position_B, cache)
+            new_caches.append(cache)
+        return self._unembed(self.final_norm(x_BxD)), new_caches
 
     def attention_maps(self, tokens_BxT: jax.Array) -> list[jax.Array]:
         """Each block's attention float32[B, H, T, T], first block first (for probes, not training)."""
@@ -227,6 +302,12 @@ class Transformer(nnx.Module):
             maps.append(block.attention_weights(x_BxTxD))
             x_BxTxD = block(x_BxTxD)
         return maps
+
+    def _unembed(self, x_BxTxD: jax.Array) -> jax.Array:
+        if self.unembed_DxV is None:
+            # Tied: embeddings have unit scale, so scale the readout like a D-wide projection.
+            return x_BxTxD @ self.embed_VxD[...].T * self.config.d_model**-0.5
+        return x_BxTxD @ self.unembed_DxV[...]
 
     def _embed(self, tokens_BxT: jax.Array) -> jax.Array:
         x_BxTxD = self.embed_VxD[...][tokens_BxT]
@@ -247,6 +328,16 @@ def split_model(model: Transformer) -> tuple[nnx.GraphDef, nnx.State]:
 def forward(graphdef: nnx.GraphDef, params: nnx.State, tokens_BxT: jax.Array) -> jax.Array:
     """Pure forward pass, for use inside jit / vmap / scan."""
     return nnx.merge(graphdef, params)(tokens_BxT)
+
+
+def prefill(graphdef: nnx.GraphDef, params: nnx.State, tokens_BxT: jax.Array) -> tuple[jax.Array, list[dict]]:
+    """Pure: logits [B, T, V] of a prefix and the decoding caches (`Transformer.prefill`)."""
+    return nnx.merge(graphdef, params).prefill(tokens_BxT)
+
+
+def decode_step(graphdef: nnx.GraphDef, params: nnx.State, token_B, position_B, caches):
+    """Pure: logits [B, V] after one new token per row, and the extended caches (`Transformer.step`)."""
+    return nnx.merge(graphdef, params).step(token_B, position_B, caches)
 
 
 def attention_maps(graphdef: nnx.GraphDef, params: nnx.State, tokens_BxT: jax.Array) -> list[jax.Array]:

@@ -161,3 +161,36 @@ def test_sampling_needs_a_key(tiny_model):
     graphdef, params = tiny_model
     with pytest.raises(ValueError, match="key"):
         decode(graphdef, params, [[1, 2]], 4, SEQ_LEN, PAD, temperature=1.0)
+
+
+# --- cached decoding ----------------------------------------------------------------
+from lab.model import ModelConfig, init_model  # noqa: E402
+
+ARCHITECTURES = {
+    "rope+canon": ModelConfig(vocab_size=128, seq_len=64, n_layers=2, d_model=16, n_heads=2, canon_kernel=4),
+    "learned, mlp, post-norm, untied": ModelConfig(
+        vocab_size=128, seq_len=64, n_layers=2, d_model=16, n_heads=2, d_ff=32, positional="learned",
+        norm_position="post", tied_embeddings=False, canon_kernel=0,
+    ),
+}
+
+
+def up_to_first(row, eos):
+    row = list(row)
+    return row[: row.index(eos) + 1] if eos in row else row
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_cached_decoding_writes_the_tokens_recomputing_decoding_writes(name, temperature):
+    graphdef, params = init_model(ARCHITECTURES[name], seed=3)
+    prompts = [[1, 40, 41, 42], [1, 50], [1, 60, 61, 62, 63, 64, 65, 66, 67], [1, 70, 71]]
+    key = jax.random.key(5)
+    cached = decode(graphdef, params, prompts, 20, 64, 0, temperature, key)
+    recomputed = decode(graphdef, params, prompts, 20, 64, 0, temperature, key, cache=False)
+    np.testing.assert_array_equal(cached, recomputed)
+    eos = int(cached[0, 3])  # pretend a token the first row writes ends it: rows stop there, the rest match
+    stopped = decode(graphdef, params, prompts, 20, 64, 0, temperature, key, eos=eos)
+    for row_stopped, row_full in zip(stopped, recomputed):
+        kept = up_to_first(row_full, eos)
+        assert list(row_stopped[: len(kept)]) == kept and not row_stopped[len(kept):].any()
