@@ -16,9 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
-
-from experiments import study
+from experiments import cli, study
 
 
 @dataclass(frozen=True)
@@ -32,4 +30,4 @@ class Config(study.Config):
 main = study.main
 
 if __name__ == "__main__":
-    main(tyro.cli(Config))
+    cli.run(main, Config)

@@ -21,24 +21,30 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
-
+from experiments import cli
 from lab.augment import AugmentConfig
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
+from lab.curves import CurvesConfig, in_context_skills, read_curves
 from lab.datasets import (
     BUILDERS, ReversalCurseConfig, ReversalsConfig, SemanticStructureConfig, SyllogismsConfig, dataset_builders,
 )
 from lab.devices import initialize_distributed
 from lab.language import Language
 from lab.model import init_model
-from lab.plots import accuracy_bars
+from lab.plots import accuracy_bars, learning_curves
 from lab.pretraining import PretrainConfig, pretrained_model
 from lab.results import ResultsTable, claim_output_folder, markdown_table, summarize, wide_table, write_atomically
 from lab.study import CONDITIONS, run_pending_cells
 from lab.train import trainable_labels
 
 DATASETS = tuple(BUILDERS)  # reversals, reversal_curse, syllogisms, semantic_structure
+
+
+def curve_datasets(pretrain: PretrainConfig) -> tuple[str, ...]:
+    """The datasets whose skills the pretraining mixture is for: the learning curve watches these."""
+    return ("reversals", "reversal_curse") + ("syllogisms",) * (pretrain.corpus.syllogism_share > 0) + (
+        ("semantic_structure",) * (pretrain.corpus.semantic_share > 0))
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Config:
     reversal_curse: ReversalCurseConfig = ReversalCurseConfig()
     syllogisms: SyllogismsConfig = SyllogismsConfig()
     semantic_structure: SemanticStructureConfig = SemanticStructureConfig()
+    curves: CurvesConfig = CurvesConfig()  # what a new pretraining measures as it goes (not a cached one)
     datasets: tuple[str, ...] = DATASETS
     conditions: tuple[str, ...] = CONDITIONS
     seeds: int = 5  # evaluation seeds: worlds, fine-tuning batches, sampled augmentations
@@ -58,6 +65,7 @@ class Config:
     cache_dir: Path = Path("checkpoints")  # pretrained models, keyed by config hash
     rebuild_checkpoint: bool = False  # pretrain anew even if the cache holds this model (a damaged one, say)
     plot: Path = Path("plots/study.png")  # the figure, also written into --out under the same name
+    curves_plot: Path = Path("plots/learning_curves.png")  # the model's learning curves, also into --out
     progress: bool = True
 
     def __post_init__(self):
@@ -86,11 +94,17 @@ def main(config: Config) -> str:
     claim_output_folder(config.out, config)  # a rerun into --out must be of the same config
     table = ResultsTable(config.out / "results.csv")  # a malformed file stops here, before any work
     lang = Language(config.pretrain.language)
-    graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress, config.rebuild_checkpoint)
+    seq_len = config.pretrain.model.seq_len
+    skills = in_context_skills(config.curves, lang, dataset_builders(config, lang, curve_datasets(config.pretrain)), seq_len)
+    graphdef, params = pretrained_model(config.pretrain, config.cache_dir, config.progress, config.rebuild_checkpoint,
+                                        skills if config.curves.every else None, config.curves.every)
+    curve = read_curves(config.cache_dir / config.pretrain.digest())
+    for path in (config.out / config.curves_plot.name, config.curves_plot) if curve else ():
+        learning_curves(curve, path)
     builders = dataset_builders(config, lang, config.datasets)
     seeds = range(config.first_seed, config.first_seed + config.seeds)
     run_pending_cells(graphdef, params, lang, table, builders, seeds, config.conditions, config.finetune,
-                      config.pretrain.model.seq_len, config.augment, config.progress)
+                      seq_len, config.augment, config.progress)
     summaries = summarize(table.rows, condition_order=CONDITIONS)
     summary = wide_table(summaries)
     write_atomically(config.out / "summary.md", f"{summary}\n\n{markdown_table(summaries)}\n")
@@ -103,4 +117,4 @@ def main(config: Config) -> str:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Config))
+    cli.run(main, Config)

@@ -25,6 +25,7 @@ from typing import Annotated, Literal
 import tyro
 from tqdm.auto import tqdm
 
+from experiments import cli
 from lab.results import write_atomically
 from lab.sweep import gather, sweep_table, value_folder, write_sweep_csv
 
@@ -45,8 +46,8 @@ class Config:
             raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {self.experiment!r}")
         if not self.values or len(set(self.values)) != len(self.values):
             raise ValueError(f"values: give one or more distinct values to sweep, got {self.values}")
-        if self.field in ("out", "plot"):
-            raise ValueError("field: the sweep sets out and plot itself (one folder per value); sweep another field")
+        if self.field in ("out", "plot", "curves-plot", "curves_plot"):
+            raise ValueError("field: the sweep sets out, plot and curves-plot itself (one folder per value); sweep another field")
 
 
 def load_experiment(name: str):
@@ -60,7 +61,8 @@ def value_configs(config: Config, experiment, base) -> dict[str, object]:
     configs = {}
     for value in config.values:
         folder = value_folder(config.out, config.field, value)
-        args = [flag, value, "--out", str(folder), "--plot", str(folder / f"{config.experiment}.png")]
+        args = [flag, value, "--out", str(folder), "--plot", str(folder / f"{config.experiment}.png"),
+                "--curves-plot", str(folder / "learning_curves.png")]
         configs[value] = tyro.cli(experiment.Config, args=args, default=base)
     return configs
 
@@ -85,4 +87,5 @@ if __name__ == "__main__":
         own, experiment_args = own[: own.index("--")], own[own.index("--") + 1 :]
     sweep = tyro.cli(Config, args=own)
     experiment = load_experiment(sweep.experiment)
-    main(sweep, experiment, tyro.cli(experiment.Config, args=experiment_args))
+    base = tyro.cli(experiment.Config, args=experiment_args)
+    cli.reporting_user_errors(lambda: main(sweep, experiment, base))

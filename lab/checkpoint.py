@@ -1,6 +1,7 @@
 """Saving and loading pretrained parameters (orbax), beside the config that made them.
 
-A checkpoint directory holds `params/` (orbax), `config.json` and `losses.npy`.
+A checkpoint directory holds `params/` (orbax), `config.json`, `losses.npy` and,
+where pretraining measured the model as it went, `curves.csv`.
 It is written whole into a staging directory and renamed into place, so a crash
 never leaves half of one under its final name. Loading refuses a checkpoint whose
 config differs from the one asked for, naming the fields, and turns any failure
@@ -9,6 +10,7 @@ to read it into one message that names the directory and the fix.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -28,16 +30,21 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: damaged, incomplete, or of another config."""
 
 
-def save_params(directory: Path, config: dict, params: nnx.State, losses: np.ndarray) -> None:
-    """Write parameters, config and loss curve to `directory`, atomically (replacing what was there)."""
+def save_params(directory: Path, config: dict, params: nnx.State, losses: np.ndarray, curve: list[dict] = ()) -> None:
+    """Write parameters, config, losses and learning curve to `directory`, atomically (replacing what was there)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save((staging / "params").absolute(), nnx.to_pure_dict(params))
-    checkpointer.wait_until_finished()
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save((staging / "params").absolute(), nnx.to_pure_dict(params))
+        checkpointer.wait_until_finished()
     (staging / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
     np.save(staging / "losses.npy", losses)
+    if curve:
+        with open(staging / "curves.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(curve[0]))
+            writer.writeheader()
+            writer.writerows(curve)
     if directory.exists():
         shutil.rmtree(directory)
     os.replace(staging, directory)
@@ -65,7 +72,8 @@ def load_params(directory: Path, config: dict, template: nnx.State) -> nnx.State
             + "\npretrain anew (a different --cache-dir) or ask for the config it was made with"
         )
     try:
-        restored = ocp.StandardCheckpointer().restore((directory / "params").absolute(), nnx.to_pure_dict(template))
+        with ocp.StandardCheckpointer() as checkpointer:  # closed, so no thread outlives a failure
+            restored = checkpointer.restore((directory / "params").absolute(), nnx.to_pure_dict(template))
     except Exception as e:  # orbax and TensorStore raise many kinds; all mean the same to the user
         reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise CheckpointError(

@@ -50,3 +50,25 @@ def accuracy_bars(summaries: list[Summary], path: Path, title: str = "") -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def learning_curves(curve: list[dict[str, float]], path: Path, title: str = "") -> None:
+    """In-context accuracy of each skill (left) and the training loss (right) against pretraining steps."""
+    steps = [row["step"] for row in curve]
+    skills = [k for k in curve[0] if k not in ("step", "loss")]
+    fig, (ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    for skill in skills:
+        ax.plot(steps, [row[skill] for row in curve], marker=".", label=skill)
+    ax.set_xlabel("pretraining step")
+    ax.set_ylabel("in-context accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="lower right", fontsize=7)
+    loss_ax.plot(steps[1:], [row["loss"] for row in curve[1:]], color="k")
+    loss_ax.set_xlabel("pretraining step")
+    loss_ax.set_ylabel("training loss (mean since the last point)")
+    fig.suptitle(title or "in-context skills during pretraining (held-out worlds)")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -69,11 +70,14 @@ class PretrainConfig:
 
 def pretrained_model(
     config: PretrainConfig, cache_dir: Path = Path("checkpoints"), progress: bool = True, rebuild: bool = False,
+    measure: Callable[[nnx.GraphDef], Measure] | None = None, measure_every: int = 0,
 ):
     """(graphdef, params): loaded from the cache if this config was trained before, else trained now.
 
     `rebuild` pretrains anew even where a checkpoint exists (a damaged one, say),
-    replacing it only once the new one is saved.
+    replacing it only once the new one is saved. `measure(graphdef)`, if given, is
+    what a new pretraining measures every `measure_every` steps (`pretrain`); its
+    learning curve is saved beside the checkpoint as `curves.csv`.
     """
     config.check()
     directory = Path(cache_dir) / config.digest()
@@ -81,8 +85,10 @@ def pretrained_model(
     if directory.exists() and not rebuild:
         return graphdef, load_params(directory, config.to_dict(), params)
     corpus = Corpus(Language(config.language), config.corpus, config.data_seed)
-    params, losses = pretrain(graphdef, params, corpus, config.optim, progress)
-    save_params(directory, config.to_dict(), params, losses)
+    params, losses, curve = pretrain(
+        graphdef, params, corpus, config.optim, progress, measure and measure(graphdef), measure_every,
+    )
+    save_params(directory, config.to_dict(), params, losses, curve)
     return graphdef, jax.device_get(params)
 
 
@@ -96,17 +102,38 @@ def check_finite(losses: np.ndarray, first_step: int, what: str) -> None:
         )
 
 
+Measure = Callable[[nnx.State], dict[str, float]]
+"""What to measure of the model during pretraining: its parameters -> named figures."""
+
+
 def pretrain(
-    graphdef, params: nnx.State, corpus: Corpus, config: OptimConfig, progress: bool = True
-) -> tuple[nnx.State, np.ndarray]:
+    graphdef, params: nnx.State, corpus: Corpus, config: OptimConfig, progress: bool = True,
+    measure: Measure | None = None, measure_every: int = 0,
+) -> tuple[nnx.State, np.ndarray, list[dict]]:
     """Train from `params` on the endless corpus for `config.steps` steps.
 
-    Each batch is split across all devices (`data_parallel_training`). Returns
-    the trained parameters and the loss of every step.
+    Each batch is split across all devices (`data_parallel_training`). With
+    `measure`, the model is measured before training, every `measure_every` steps
+    (a multiple of `config.steps_per_dispatch`) and at the end; measuring reads the
+    parameters only, so the trained model is the same with or without it. Returns
+    the trained parameters, the loss of every step and the learning curve (a row
+    per measurement: step, mean loss of the steps before it, the figures).
     """
+    if measure is not None and (measure_every <= 0 or measure_every % config.steps_per_dispatch):
+        raise ValueError(
+            f"curves.every={measure_every} must be a positive multiple of optim.steps_per_dispatch="
+            f"{config.steps_per_dispatch} (or 0 for no learning curve)"
+        )
     state, chunk, data = data_parallel_training(graphdef, params, config)
-    losses = []
+    losses, curve = [], []
+
+    def measured(step: int) -> None:
+        recent = np.concatenate(losses)[-measure_every:].mean() if losses else math.nan
+        curve.append({"step": step, "loss": float(recent), **measure(state.params)})
+
     with tqdm(total=config.steps, desc="pretrain", unit="step", disable=not progress) as bar:
+        if measure is not None:
+            measured(0)
         for step in range(0, config.steps, config.steps_per_dispatch):
             # The last chunk may be shorter: one extra compile, never extra steps.
             n = min(config.steps_per_dispatch, config.steps - step)
@@ -116,7 +143,9 @@ def pretrain(
             check_finite(losses[-1], step, "pretraining")
             bar.update(n)
             bar.set_postfix(loss=f"{losses[-1].mean():.3f}")
-    return state.params, np.concatenate(losses)
+            if measure is not None and ((step + n) % measure_every == 0 or step + n == config.steps):
+                measured(step + n)
+    return state.params, np.concatenate(losses), curve
 
 
 def stack_runs(trees: Sequence) -> nnx.State:

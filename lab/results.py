@@ -52,6 +52,7 @@ class ResultsTable:
 # Experiment fields that choose which cells run or where outputs go, not what a cell computes.
 RUN_ONLY_FIELDS = (
     "seeds", "first_seed", "out", "cache_dir", "rebuild_checkpoint", "plot", "progress", "datasets", "conditions",
+    "curves", "curves_plot",
 )
 
 

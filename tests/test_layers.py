@@ -18,7 +18,7 @@ LAYERS = (
     ("evaluate", "flops"),
     ("conditions", "augment", "binding"),
     ("study",),
-    ("results",),
+    ("results", "curves"),
     ("plots", "sweep"),
 )
 LAYER = {module: i for i, modules in enumerate(LAYERS) for module in modules}

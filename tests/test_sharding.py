@@ -52,7 +52,7 @@ def computed_on_all_devices(graphdef, params) -> dict[str, np.ndarray]:
     run_params, losses_RxS = finetune_runs(graphdef, FINETUNE, params, docs_RxPxT, weights_RxPxT, keys_R)
     out |= flat("finetune", run_params) | {"finetune/losses": np.asarray(losses_RxS)}
 
-    trained, losses = pretrain(graphdef, params, Corpus(lang, CORPUS, seed=0), PRETRAIN, progress=False)
+    trained, losses, _ = pretrain(graphdef, params, Corpus(lang, CORPUS, seed=0), PRETRAIN, progress=False)
     out |= flat("pretrain", trained) | {"pretrain/losses": losses}
 
     params_R = stack_runs([params] * PRETRAIN_RUNS)  # own corpora and learning rates tell the runs apart

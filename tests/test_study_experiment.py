@@ -27,6 +27,7 @@ def config(study, tmp_path, barely_pretrained, barely_finetuned, tiny_worlds):
         return study.Config(
             pretrain=barely_pretrained, augment=AugmentConfig(samples=2, max_new_tokens=10),
             **tiny_worlds, out=tmp_path / "out", cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "study.png",
+            curves_plot=tmp_path / "plots" / "learning_curves.png",
             progress=False, **overrides,
         )
 

@@ -24,7 +24,8 @@ def experiment_and_base(sweep, tmp_path, barely_pretrained, barely_finetuned, ti
     base = experiment.Config(
         pretrain=barely_pretrained, finetune=barely_finetuned,
         reversals=tiny_worlds["reversals"], reversal_curse=tiny_worlds["reversal_curse"],
-        seeds=2, cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "never.png", progress=False,
+        seeds=2, cache_dir=tmp_path / "checkpoints", plot=tmp_path / "plots" / "never.png",
+        curves_plot=tmp_path / "plots" / "never_curves.png", progress=False,
     )
     return experiment, base
 

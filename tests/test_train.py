@@ -142,7 +142,7 @@ def test_compile_counter_sees_compilations(count_compiles):
 def test_pretrain_returns_trained_params_and_one_loss_per_step(tiny_model, lang):
     graphdef, params = tiny_model
     config = OptimConfig(learning_rate=1e-2, steps=10, warmup_steps=2, batch_size=2, steps_per_dispatch=5)
-    trained, losses = pretrain(graphdef, copy_of(params), Corpus(lang, CORPUS, seed=0), config, progress=False)
+    trained, losses, _ = pretrain(graphdef, copy_of(params), Corpus(lang, CORPUS, seed=0), config, progress=False)
     assert losses.shape == (10,) and np.isfinite(losses).all()
     before, after = named_leaves(params), named_leaves(trained)
     assert before.keys() == after.keys()
@@ -156,7 +156,7 @@ def test_pretrain_runs_exactly_the_configured_number_of_steps(tiny_model, lang):
     except ValueError as error:  # a fix may instead require steps to be a multiple of steps_per_dispatch
         assert "optim.steps_per_dispatch" in str(error)
         return
-    _, losses = pretrain(graphdef, copy_of(params), Corpus(lang, CORPUS, seed=0), config, progress=False)
+    _, losses, _ = pretrain(graphdef, copy_of(params), Corpus(lang, CORPUS, seed=0), config, progress=False)
     assert losses.shape == (7,)
 
 
@@ -184,7 +184,7 @@ def test_pretrain_runs_equal_each_run_pretrained_alone(tiny_model, tiny_model_co
     assert losses_RxS.shape == (2, config.steps)
     for run in range(2):
         alone = dataclasses.replace(config, learning_rate=learning_rates[run], weight_decay=weight_decays[run])
-        params_alone, losses_alone = pretrain(
+        params_alone, losses_alone, _ = pretrain(
             graphdef, copy_of(initial[run]), Corpus(lang, CORPUS, seed=run), alone, progress=False
         )
         # vmapped and single-run programs may order their float sums differently

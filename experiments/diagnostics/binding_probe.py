@@ -34,8 +34,8 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import tyro
 
+from experiments import cli
 from lab.binding import probe, probe_by_kind, world_prompt
 from lab.language import Language
 from lab.model import attention_maps
@@ -133,4 +133,4 @@ def main(config: Config) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Config))
+    cli.run(main, Config)

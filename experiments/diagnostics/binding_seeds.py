@@ -29,8 +29,8 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import tyro
 
+from experiments import cli
 from lab.binding import probe
 from lab.corpus import Corpus
 from lab.datasets import Dataset, ReversalCurseConfig, ReversalsConfig, SyllogismsConfig, dataset_builders
@@ -140,4 +140,4 @@ def read_rows(path: Path) -> list[dict[str, float]]:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Config))
+    cli.run(main, Config)

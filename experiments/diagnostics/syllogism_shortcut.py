@@ -33,8 +33,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import tyro
 
+from experiments import cli
 from lab.compile_cache import enable_compilation_cache
 from lab.conditions import FinetuneConfig
 from lab.datasets import Dataset, World, quantified_choice
@@ -109,4 +109,4 @@ def main(config: Config) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Config))
+    cli.run(main, Config)
