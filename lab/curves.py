@@ -41,10 +41,14 @@ class CurvesConfig:
 def in_context_skills(
     config: CurvesConfig, lang: Language, builders: Mapping[str, Callable[[int], Dataset]], seq_len: int,
 ):
-    """graphdef -> (params -> {"DATASET SPLIT": in-context accuracy, ..., "binding probe": accuracy})."""
-    datasets = {name: build(config.seed) for name, build in builders.items()}  # the same worlds at every step
+    """graphdef -> (params -> {"DATASET SPLIT": in-context accuracy, ..., "binding probe": accuracy}).
+
+    The worlds are built only when a pretraining asks for its measure (not for a cached model).
+    """
 
     def for_model(graphdef):
+        datasets = {name: build(config.seed) for name, build in builders.items()}  # the same worlds at every step
+
         def measure(params) -> dict[str, float]:
             row = {f"{name} {split}": float(icl_correct(graphdef, params, lang, d, split, seq_len).mean())
                    for name, d in datasets.items() for split in d.splits}

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Callable, Mapping, Protocol, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -26,7 +27,7 @@ from lab.conditions import (
 from lab.datasets import Dataset
 from lab.evaluate import option_logprobs, pack_choices, sequence_logprob, text_accuracy_runs
 from lab.language import Language
-from lab.train import finetune_examples
+from lab.train import finetune_runs, run_key
 
 CONDITIONS = ("icl", "ft", "ft_split", "ft_aug_local", "ft_aug_global", "ft_aug_oracle")
 AUGMENTATION = {"ft_aug_local": "local", "ft_aug_global": "global", "ft_aug_oracle": "oracle"}
@@ -144,10 +145,12 @@ def run_cells(
             examples += ex
             notes.append(note)
         run_seeds = [(seed, i) for dataset, seed in pairs for i in range(len(dataset.worlds))]
-        world_params, losses_RxS = finetune_examples(graphdef, params, lang.pad, examples, run_seeds, finetune.optim)
+        tokens_RxPxT, weights_RxPxT, n_examples_R = stack_examples(examples, lang.pad)
+        keys_R = jnp.stack([run_key(*s) for s in run_seeds])
+        world_params, losses_RxS = finetune_runs(graphdef, finetune.optim, params, tokens_RxPxT, weights_RxPxT, keys_R,
+                                                 n_examples_R)
         losses_RxS = np.asarray(losses_RxS)
         check_runs_finite(losses_RxS, [f"{condition} on {d.name}, seed {s}, world {i}" for d, s in pairs for i in range(len(d.worlds))])
-        tokens_RxPxT, weights_RxPxT, _ = stack_examples(examples, lang.pad)
         text_accuracy_R = np.asarray(text_accuracy_runs(graphdef, world_params, tokens_RxPxT, weights_RxPxT))
         final_loss_R = losses_RxS[:, -FINAL_LOSS_STEPS:].mean(axis=1)
         learned_R = final_loss_R <= LEARNED_LOSS_RATIO * losses_RxS[:, 0]
